@@ -1,0 +1,1 @@
+"""tms_scheduler: course booking, attendance and reminders for a TMS programme."""

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..services import catalog
+from . import schemas
+from .context import ALL_ROLES, db, roles
+
+blp = Blueprint("protocols", __name__, url_prefix="/api/v1/protocols", description="Treatment protocols")
+
+
+@blp.route("")
+class Protocols(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.Protocol(many=True))
+    def get(self):
+        """Every protocol with its cadence"""
+        return catalog.list_protocols(db())
+
+    @roles("admin")
+    @blp.arguments(schemas.Protocol)
+    @blp.response(201, schemas.Protocol)
+    @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
+    def post(self, body):
+        """Add a protocol (admin)"""
+        return catalog.create_protocol(db(), body)

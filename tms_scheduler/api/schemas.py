@@ -1,0 +1,261 @@
+"""What the API reads and answers. Unknown fields are refused (marshmallow's default)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..db.models import COURSE_STATUSES, ROLES, SESSION_STATUSES
+from ..domain.protocols import COILS
+
+SLUG = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="a slug: lower-case letters, digits and single hyphens")
+HHMM = "%H:%M"
+
+
+class LocalTime(fields.Time):
+    """A local wall-clock time as HH:MM."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format=HHMM, **kwargs)
+
+
+class ApiError(Schema):
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict()
+
+
+class Conflict(Schema):
+    date = fields.Date()
+    reason = fields.String()
+
+
+class BookingConflictError(ApiError):
+    conflicts = fields.List(fields.Nested(Conflict))
+    alternatives = fields.List(fields.String(), metadata={"description": "start times (HH:MM) at which the whole course fits"})
+
+
+# --- auth and users
+
+class TokenRequest(Schema):
+    username = fields.String(required=True, validate=validate.Length(1, 80))
+    password = fields.String(required=True, validate=validate.Length(1, 200), load_only=True)
+
+
+class Token(Schema):
+    token = fields.String()
+    expires_at = fields.AwareDateTime()
+    role = fields.String()
+
+
+class UserCreate(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{2,80}$"))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 200))
+
+
+class User(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+
+
+# --- sites, chairs, closures, protocols
+
+class SiteFields(Schema):
+    name = fields.String(validate=validate.Length(1, 120))
+    timezone = fields.String(validate=validate.Length(1, 64), metadata={"description": "IANA zone"})
+    offers_tms = fields.Boolean()
+    address = fields.String(validate=validate.Length(0, 300))
+    phone = fields.String(validate=validate.Length(0, 20))
+    open_days = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(1, 7),
+                            metadata={"description": "ISO weekdays, 1 = Monday"})
+    opens = LocalTime()
+    closes = LocalTime()
+    holiday_calendar = fields.String(validate=validate.Length(1, 40))
+
+
+class Site(SiteFields):
+    id = fields.String()
+
+
+class SiteCreate(SiteFields):
+    id = fields.String(required=True, validate=[validate.Length(1, 60), SLUG])
+    name = fields.String(required=True, validate=validate.Length(1, 120))
+    timezone = fields.String(required=True, validate=validate.Length(1, 64))
+    opens = LocalTime(required=True)
+    closes = LocalTime(required=True)
+
+
+class Chair(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 120))
+    coil = fields.String(required=True, validate=validate.OneOf(COILS))
+    active = fields.Boolean(load_default=True)
+
+
+class Session(Schema):
+    id = fields.Integer()
+    course_id = fields.Integer()
+    number = fields.Integer()
+    kind = fields.String(metadata={"description": "mapping, treatment, taper or makeup"})
+    status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
+    site_id = fields.String()
+    chair_id = fields.Integer()
+    starts_at = fields.AwareDateTime(metadata={"description": "RFC 3339 in the site's zone"})
+    ends_at = fields.AwareDateTime()
+
+
+class ClosureCreate(Schema):
+    date = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(1, 300))
+
+
+class Closure(ClosureCreate):
+    pass
+
+
+class ClosureCreated(Closure):
+    affected_sessions = fields.List(fields.Nested(Session))
+
+
+class ClosureQuery(Schema):
+    since = fields.Date(metadata={"description": "only closures on or after this day"})
+
+
+class Phase(Schema):
+    sessions = fields.Integer(required=True, validate=validate.Range(1, 200))
+    days_per_week = fields.Integer(required=True, validate=validate.Range(1, 7))
+
+
+class Protocol(Schema):
+    id = fields.String(required=True, validate=[validate.Length(1, 60), SLUG])
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    coil = fields.String(required=True, validate=validate.OneOf(COILS))
+    total_sessions = fields.Integer(dump_only=True)
+    phases = fields.List(fields.Nested(Phase), required=True, validate=validate.Length(1, 10),
+                         metadata={"description": "the daily phase first, then the taper's phases"})
+    mapping_minutes = fields.Integer(required=True, validate=validate.Range(1, 480))
+    session_minutes = fields.Integer(required=True, validate=validate.Range(1, 480))
+    sessions_per_day = fields.Integer(load_default=1, validate=validate.Range(1, 20))
+    min_gap_minutes = fields.Integer(load_default=0, validate=validate.Range(0, 600))
+
+
+# --- patients
+
+class PatientFields(Schema):
+    first_name = fields.String(validate=validate.Length(1, 100))
+    last_name = fields.String(validate=validate.Length(1, 100))
+    date_of_birth = fields.Date()
+    phone = fields.String(validate=validate.Length(1, 30), metadata={"description": "E.164; US numbers as typed"})
+    language = fields.String(validate=validate.OneOf(("en", "es")))
+    sms_consent = fields.Boolean()
+    sms_opted_out = fields.Boolean()
+
+
+class PatientCreate(PatientFields):
+    first_name = fields.String(required=True, validate=validate.Length(1, 100))
+    last_name = fields.String(required=True, validate=validate.Length(1, 100))
+    date_of_birth = fields.Date(required=True)
+    phone = fields.String(required=True, validate=validate.Length(1, 30))
+
+
+class Patient(PatientFields):
+    id = fields.Integer()
+    sms_consent_at = fields.AwareDateTime(allow_none=True)
+
+
+class Paging(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class PatientQuery(Paging):
+    q = fields.String(validate=validate.Length(0, 100), metadata={"description": "name prefix or phone"})
+
+
+# --- courses
+
+class Authorization(Schema):
+    payer = fields.String(allow_none=True, validate=validate.Length(0, 120))
+    number = fields.String(allow_none=True, validate=validate.Length(0, 60))
+    sessions = fields.Integer(allow_none=True, validate=validate.Range(1, 500))
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    override_reason = fields.String(allow_none=True, validate=validate.Length(1, 1000),
+                                    metadata={"description": "books beyond the authorization; recorded"})
+
+
+class CourseCreate(Schema):
+    patient_id = fields.Integer(required=True, strict=True)
+    site_id = fields.String(required=True, validate=validate.Length(1, 60))
+    protocol_id = fields.String(required=True, validate=validate.Length(1, 60))
+    start_date = fields.Date(required=True)
+    preferred_time = LocalTime(required=True, metadata={"description": "HH:MM, the site's local time"})
+    authorization = fields.Nested(Authorization, allow_none=True)
+
+
+class Course(Schema):
+    id = fields.Integer()
+    patient_id = fields.Integer()
+    site_id = fields.String()
+    protocol_id = fields.String()
+    status = fields.String()
+    start_date = fields.Date()
+    preferred_time = LocalTime()
+    authorization = fields.Nested(Authorization, allow_none=True)
+    sessions = fields.List(fields.Nested(Session))
+
+
+class CourseQuery(Paging):
+    patient_id = fields.Integer()
+    site_id = fields.String()
+    status = fields.String(validate=validate.OneOf(COURSE_STATUSES))
+
+
+# --- the day board and availability
+
+class BoardPatient(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class BoardSession(Schema):
+    id = fields.Integer()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    status = fields.String()
+    kind = fields.String()
+    course_id = fields.Integer()
+    patient = fields.Nested(BoardPatient)
+
+
+class BoardChair(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    coil = fields.String()
+    active = fields.Boolean()
+    sessions = fields.List(fields.Nested(BoardSession))
+
+
+class Board(Schema):
+    site_id = fields.String()
+    date = fields.Date()
+    chairs = fields.List(fields.Nested(BoardChair))
+
+
+class BoardQuery(Schema):
+    date = fields.Date(required=True)
+
+
+class AvailabilityQuery(Schema):
+    protocol_id = fields.String(required=True)
+    start_date = fields.Date(required=True)
+
+
+class AvailableTime(Schema):
+    time = LocalTime()
+    chair_ids = fields.List(fields.Integer())
+
+
+class Availability(Schema):
+    times = fields.List(fields.Nested(AvailableTime))

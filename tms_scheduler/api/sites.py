@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..services import booking, catalog, courses
+from . import schemas
+from .context import ALL_ROLES, db, now, roles, settings
+from .present import session_out
+
+blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Sites, chairs, closures, the day board")
+
+
+@blp.route("")
+class Sites(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.Site(many=True))
+    def get(self):
+        """Every site"""
+        return catalog.list_sites(db())
+
+    @roles("admin")
+    @blp.arguments(schemas.SiteCreate)
+    @blp.response(201, schemas.Site)
+    @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
+    def post(self, body):
+        """Add a site (admin)"""
+        return catalog.create_site(db(), body)
+
+
+@blp.route("/<string:site_id>")
+class SiteById(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.Site)
+    def get(self, site_id):
+        """One site"""
+        return catalog.get_site(db(), site_id)
+
+    @roles("admin")
+    @blp.arguments(schemas.SiteFields)
+    @blp.response(200, schemas.Site)
+    def patch(self, body, site_id):
+        """Change a site (admin)"""
+        return catalog.update_site(db(), site_id, body)
+
+
+@blp.route("/<string:site_id>/chairs")
+class Chairs(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.Chair(many=True))
+    def get(self, site_id):
+        """The site's chairs"""
+        return catalog.list_chairs(db(), site_id)
+
+    @roles("admin")
+    @blp.arguments(schemas.Chair)
+    @blp.response(201, schemas.Chair)
+    def post(self, body, site_id):
+        """Add a chair (admin)"""
+        return catalog.create_chair(db(), site_id, body)
+
+
+@blp.route("/<string:site_id>/closures")
+class Closures(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.arguments(schemas.ClosureQuery, location="query")
+    @blp.response(200, schemas.Closure(many=True))
+    def get(self, query, site_id):
+        """The site's own closure days (holidays come from its holiday calendar)"""
+        return catalog.list_closures(db(), site_id, since=query.get("since"))
+
+    @roles("admin")
+    @blp.arguments(schemas.ClosureCreate)
+    @blp.response(201, schemas.ClosureCreated)
+    @blp.alt_response(409, schema=schemas.ApiError, description="already closed that day")
+    def post(self, body, site_id):
+        """Close the site for a day (admin); answers the sessions booked that day"""
+        closure, affected = catalog.create_closure(db(), site_id, body["date"], body["reason"], now=now())
+        return {"date": closure.date, "reason": closure.reason,
+                "affected_sessions": [session_out(s) for s in affected]}
+
+
+@blp.route("/<string:site_id>/schedule")
+class Schedule(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.arguments(schemas.BoardQuery, location="query")
+    @blp.response(200, schemas.Board)
+    def get(self, query, site_id):
+        """The day's board: every chair and its sessions"""
+        board = courses.day_board(db(), site_id, query["date"])
+        return {
+            "site_id": board.site_id, "date": board.date,
+            "chairs": [
+                {"id": chair.id, "name": chair.name, "coil": chair.coil, "active": chair.active,
+                 "sessions": [{**session_out(e.session), "patient": {"id": e.patient_id, "name": e.patient_name}}
+                              for e in entries]}
+                for chair, entries in board.chairs
+            ],
+        }
+
+
+@blp.route("/<string:site_id>/availability")
+class Availability(MethodView):
+    @roles("front_desk", "clinician", "admin")
+    @blp.arguments(schemas.AvailabilityQuery, location="query")
+    @blp.response(200, schemas.Availability)
+    def get(self, query, site_id):
+        """Start times at which a whole course of the protocol fits, from start_date"""
+        times = booking.availability(db(), site_id, query["protocol_id"], query["start_date"], now=now(),
+                                     step_minutes=settings().slot_step_minutes)
+        return {"times": [{"time": t.time, "chair_ids": t.chair_ids} for t in times]}

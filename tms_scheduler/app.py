@@ -1,0 +1,100 @@
+"""create_app: the one place that wires the service together."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Flask, g, jsonify, request
+from flask_smorest import Api
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from .api import auth, courses, errors, patients, protocols, sites
+from .api.context import authenticate_api_request
+from .db.engine import make_engine, make_session_factory
+from .db.migrate import current_revision, head_revision
+from .settings import Settings
+
+BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        API_TITLE="TMS scheduler",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    engine = make_engine(settings.database_url)
+    app.extensions["tms"] = {
+        "settings": settings,
+        "engine": engine,
+        "sessions": make_session_factory(engine),
+        "clock": clock or (lambda: datetime.now(UTC)),
+    }
+
+    api = Api(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    app.before_request(authenticate_api_request)
+    _add_health(app, engine)
+    _add_metrics(app)
+    logging.getLogger(__name__).info("tms_scheduler ready on %s", engine.url.render_as_string(hide_password=True))
+    return app
+
+
+def _add_health(app: Flask, engine) -> None:
+    head = head_revision()
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            current = current_revision(engine)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
+            return jsonify(status="unavailable", reason=f"database unreachable: {exc.__class__.__name__}"), 503
+        if current != head:
+            return jsonify(status="unavailable", reason=f"database at migration {current}, code expects {head}"), 503
+        return jsonify(status="ready", migration=current)
+
+
+def _add_metrics(app: Flask) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("tms_http_requests", "HTTP requests answered", ["method", "endpoint", "status"],
+                       registry=registry)
+    latency = Histogram("tms_http_request_seconds", "Time to answer a request", ["endpoint"], registry=registry)
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        if "started" in g:
+            latency.labels(endpoint).observe(time.perf_counter() - g.started)
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}

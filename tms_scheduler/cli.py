@@ -1,0 +1,81 @@
+"""flask --app wsgi COMMAND: migrations, demo data, users, the scheduler process."""
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .db import migrate
+from .domain.errors import DomainError
+from .services import auth, demo
+
+db_group = AppGroup("db", help="Database migrations (Alembic).")
+users_group = AppGroup("users", help="Users who sign in.")
+
+
+def _settings():
+    return current_app.extensions["tms"]["settings"]
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {migrate.current_revision(current_app.extensions['tms']['engine'])}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision):
+    """Undo migrations down to REVISION (default: one step; 'base' for all)."""
+    migrate.downgrade(_settings().database_url, revision)
+    click.echo(f"database at {migrate.current_revision(current_app.extensions['tms']['engine'])}")
+
+
+@db_group.command("current")
+def db_current():
+    """Show the database's migration and the newest one in the code."""
+    current = migrate.current_revision(current_app.extensions["tms"]["engine"])
+    head = migrate.head_revision()
+    click.echo(f"{current} (head)" if current == head else f"{current} (newest is {head})")
+
+
+@click.command("seed-demo")
+def seed_demo():
+    """Load the demo clinic; running it twice changes nothing."""
+    added = demo.seed_demo(current_app.extensions["tms"]["sessions"])
+    click.echo("\n".join(f"added {what}" for what in added) if added else "demo clinic already loaded")
+    if not _settings().is_production:
+        click.echo("demo users (development only):")
+        for username, role, password in demo.DEMO_USERS:
+            click.echo(f"  {username:<12} {role:<12} password: {password}")
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["front_desk", "technician", "clinician", "admin"]))
+@click.option("--password", required=True, help="at least 8 characters")
+def users_create(name, role, password):
+    """Add a user who can sign in."""
+    try:
+        user = auth.create_user(current_app.extensions["tms"]["sessions"], name, role, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created user {user.username} ({user.role})")
+
+
+@click.command("scheduler")
+def scheduler():
+    """Run the background scheduler process (APScheduler) until stopped."""
+    from .scheduler.process import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(_settings())
+
+
+def register_commands(app: Flask) -> None:
+    for command in (db_group, users_group, seed_demo, scheduler):
+        app.cli.add_command(command)

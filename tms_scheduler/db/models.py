@@ -1,0 +1,207 @@
+"""The tables. Migrations in migrations/ build them; these classes map them."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import UTCDateTime
+
+# Sessions in these states hold their chair: no two may overlap in one chair.
+CHAIR_HOLDING_STATUSES = ("scheduled", "checked_in", "completed")
+SESSION_STATUSES = ("scheduled", "checked_in", "completed", "no_show", "cancelled")
+COURSE_STATUSES = ("active", "completed", "cancelled")
+ROLES = ("front_desk", "technician", "clinician", "admin")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class HolidayCalendarRow(Base):
+    __tablename__ = "holiday_calendars"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    country: Mapped[str | None] = mapped_column(String(2))
+    # [{"name": "Thanksgiving Day", "offset_days": 1}, ...] as the holidays package names them
+    rules: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64))
+    offers_tms: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    open_days: Mapped[list] = mapped_column(JSON)  # ISO weekdays, 1 = Monday
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+    holiday_calendar: Mapped[str] = mapped_column(ForeignKey("holiday_calendars.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    chairs: Mapped[list["Chair"]] = relationship(back_populates="site", order_by="Chair.id")
+
+
+class Chair(Base):
+    __tablename__ = "chairs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    coil: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    site: Mapped[Site] = relationship(back_populates="chairs")
+
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+
+
+class Closure(Base):
+    __tablename__ = "closures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("site_id", "date"),)
+
+
+class Protocol(Base):
+    __tablename__ = "protocols"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    coil: Mapped[str] = mapped_column(String(20))
+    phases: Mapped[list] = mapped_column(JSON)  # [{"sessions": 30, "days_per_week": 5}, ...]
+    mapping_minutes: Mapped[int] = mapped_column(Integer)
+    session_minutes: Mapped[int] = mapped_column(Integer)
+    sessions_per_day: Mapped[int] = mapped_column(Integer, default=1)
+    min_gap_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    total_sessions: Mapped[int] = mapped_column(Integer)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_patients_last_first", "last_name", "first_name"),
+        Index("ix_patients_phone", "phone"),
+    )
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    protocol_id: Mapped[str] = mapped_column(ForeignKey("protocols.id"))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    start_date: Mapped[date] = mapped_column(Date)
+    preferred_time: Mapped[time] = mapped_column(Time)
+    payer: Mapped[str | None] = mapped_column(String(120))
+    authorization_number: Mapped[str | None] = mapped_column(String(60))
+    authorized_sessions: Mapped[int | None] = mapped_column(Integer)
+    authorization_valid_from: Mapped[date | None] = mapped_column(Date)
+    authorization_valid_to: Mapped[date | None] = mapped_column(Date)
+    authorization_override_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    sessions: Mapped[list["TreatmentSession"]] = relationship(
+        back_populates="course", order_by="TreatmentSession.number", lazy="raise"
+    )
+
+    __table_args__ = (
+        # A patient has at most one active course, whatever the concurrency.
+        Index("uq_courses_one_active_per_patient", "patient_id", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+        Index("ix_courses_site_status", "site_id", "status"),
+    )
+
+
+class TreatmentSession(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chairs.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    course: Mapped[Course] = relationship(back_populates="sessions")
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_sessions_positive_length"),
+        UniqueConstraint("course_id", "number"),
+        Index("ix_sessions_chair_starts", "chair_id", "starts_at"),
+        Index("ix_sessions_site_starts", "site_id", "starts_at"),
+        Index("ix_sessions_course_id", "course_id"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class AuthToken(Base):
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Only the SHA-256 of the bearer token is kept: a leaked table signs nobody in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

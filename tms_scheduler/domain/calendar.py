@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_tables
+
+
+@dataclass(frozen=True)
+class HolidayRule:
+    """A holiday named as the `holidays` package names it, shifted by `offset_days`.
+
+    "Thanksgiving Day" with offset 1 is the day after Thanksgiving. Observed dates
+    ("Christmas Day (observed)") close too.
+    """
+
+    name: str
+    offset_days: int = 0
+
+
+@dataclass(frozen=True)
+class HolidayCalendar:
+    id: str
+    country: str | None
+    rules: tuple[HolidayRule, ...] = ()
+
+    def closed_dates(self, first: date, last: date) -> frozenset[date]:
+        closed: set[date] = set()
+        for year in range(first.year, last.year + 1):
+            closed |= _closed_in_year(self, year)
+        return frozenset(d for d in closed if first <= d <= last)
+
+
+@lru_cache(maxsize=256)
+def _closed_in_year(calendar: HolidayCalendar, year: int) -> frozenset[date]:
+    if not calendar.country or not calendar.rules:
+        return frozenset()
+    # A year's holidays can be observed in the year before (New Year's Day on a
+    # Saturday is observed on 31 December), so look one year either side.
+    table = holiday_tables.country_holidays(calendar.country, years=range(year - 1, year + 2), observed=True)
+    closed = set()
+    for day, names in table.items():
+        for name in names.split("; "):
+            base = name.removesuffix(" (observed)")
+            for rule in calendar.rules:
+                if rule.name == base:
+                    shifted = day + timedelta(days=rule.offset_days)
+                    if shifted.year == year:
+                        closed.add(shifted)
+    return frozenset(closed)
+
+
+US_CLINIC = HolidayCalendar(
+    id="us-clinic",
+    country="US",
+    rules=(
+        HolidayRule("New Year's Day"),
+        HolidayRule("Memorial Day"),
+        HolidayRule("Independence Day"),
+        HolidayRule("Labor Day"),
+        HolidayRule("Thanksgiving Day"),
+        HolidayRule("Thanksgiving Day", offset_days=1),
+        HolidayRule("Christmas Day"),
+    ),
+)
+NO_HOLIDAYS = HolidayCalendar(id="none", country=None)
+
+
+class NonexistentLocalTime(ValueError):
+    pass
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time; refuses a time that a DST change skips."""
+    local = datetime.combine(day, at, tzinfo=zone)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise NonexistentLocalTime(f"{at:%H:%M} does not exist on {day} in {zone.key}")
+    return instant
+
+
+@dataclass(frozen=True)
+class SiteCalendar:
+    """When a site treats: open weekdays (ISO, 1 = Monday), hours, and closed dates."""
+
+    zone: ZoneInfo
+    open_days: frozenset[int]
+    opens: time
+    closes: time
+    closed_dates: frozenset[date] = field(default_factory=frozenset)
+
+    def is_open_on(self, day: date) -> bool:
+        return day.isoweekday() in self.open_days and day not in self.closed_dates
+
+    def within_hours(self, start: time, minutes: int) -> bool:
+        """A slot of `minutes` starting at local `start` ends by closing time."""
+        begin = start.hour * 60 + start.minute
+        return begin >= self.opens.hour * 60 + self.opens.minute and (
+            begin + minutes <= self.closes.hour * 60 + self.closes.minute
+        )
+
+    def instant(self, day: date, at: time) -> datetime:
+        return local_instant(day, at, self.zone)
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(self.zone).date()

@@ -1,0 +1,1 @@
+"""One function per use case. Each owns its transaction and knows nothing of HTTP."""

@@ -1,0 +1,105 @@
+"""Users, passwords and bearer tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import models
+from ..db.engine import transaction
+from ..domain.errors import RuleViolation, StateConflict
+
+_hasher = PasswordHasher()
+# Checked against when the username is unknown, so both answers take as long.
+_DUMMY_HASH = _hasher.hash("not a real password")
+MIN_PASSWORD_LENGTH = 8
+
+
+class BadCredentials(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int
+    username: str
+    role: str
+    token_id: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    role: str
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(factory: sessionmaker[Session], username: str, role: str, password: str) -> models.User:
+    if role not in models.ROLES:
+        raise RuleViolation(f"Unknown role {role!r}", {"role": f"one of {', '.join(models.ROLES)}"})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RuleViolation("The password is too short",
+                            {"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
+    with transaction(factory) as db:
+        if db.scalar(select(models.User.id).where(models.User.username == username)) is not None:
+            raise StateConflict(f"User {username!r} exists already", {"username": "taken"})
+        user = models.User(username=username, role=role, password_hash=hash_password(password), active=True)
+        db.add(user)
+    return user
+
+
+def issue_token(factory: sessionmaker[Session], username: str, password: str, *, now: datetime,
+                ttl: timedelta) -> IssuedToken:
+    with transaction(factory) as db:
+        user = db.scalar(select(models.User).where(models.User.username == username))
+        try:
+            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerifyMismatchError, InvalidHashError):
+            raise BadCredentials() from None
+        if user is None or not user.active:
+            raise BadCredentials()
+        token = secrets.token_urlsafe(32)
+        expires_at = now + ttl
+        db.add(models.AuthToken(token_hash=hash_token(token), user_id=user.id, expires_at=expires_at))
+        return IssuedToken(token, expires_at, user.role)
+
+
+def caller_for(factory: sessionmaker[Session], token: str, *, now: datetime) -> Caller | None:
+    """The signed-in user a bearer token stands for, or None if it is unknown, expired or revoked."""
+    with factory() as db:
+        row = db.execute(
+            select(models.AuthToken.id, models.User.id, models.User.username, models.User.role)
+            .join(models.User, models.User.id == models.AuthToken.user_id)
+            .where(models.AuthToken.token_hash == hash_token(token), models.AuthToken.expires_at > now,
+                   models.AuthToken.revoked_at.is_(None), models.User.active.is_(True))
+        ).first()
+    if row is None:
+        return None
+    token_id, user_id, username, role = row
+    return Caller(user_id, username, role, token_id)
+
+
+def revoke_token(factory: sessionmaker[Session], token_id: int, *, now: datetime) -> None:
+    with transaction(factory) as db:
+        db.execute(update(models.AuthToken).where(models.AuthToken.id == token_id).values(revoked_at=now))
+
+
+def purge_expired_tokens(factory: sessionmaker[Session], *, now: datetime) -> int:
+    """Drops tokens that expired over a day ago; they can sign nobody in."""
+    with transaction(factory) as db:
+        result = db.execute(delete(models.AuthToken).where(models.AuthToken.expires_at < now - timedelta(days=1)))
+        return result.rowcount

@@ -1,0 +1,188 @@
+"""Booking a whole course, and finding the start times at which one fits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..db import models
+from ..db.engine import transaction
+from ..domain.allocation import ChairBook
+from ..domain.booking import fitting_times, plan_course
+from ..domain.calendar import SiteCalendar
+from ..domain.errors import RuleViolation, StateConflict
+from ..domain.planning import PLANNING_HORIZON_DAYS, SessionSlot, lay_out
+from ..domain.protocols import Cadence
+from .lookups import cadence_of, get_or_404, site_calendar
+
+# When two clerks book the same chair-time at once the database refuses the second;
+# it then plans again against what is now booked, a few times at most.
+BOOKING_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Authorization:
+    payer: str | None
+    number: str | None
+    sessions: int | None
+    valid_from: date | None
+    valid_to: date | None
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    patient_id: int
+    site_id: str
+    protocol_id: str
+    start_date: date
+    preferred_time: time
+    authorization: Authorization | None = None
+
+
+def is_overlap_refusal(exc: IntegrityError) -> bool:
+    return "ex_sessions_chair_overlap" in str(exc.orig)
+
+
+def is_second_active_course(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "uq_courses_one_active_per_patient" in text or "courses.patient_id" in text
+
+
+def book_course(factory: sessionmaker[Session], request: BookingRequest, *, user_id: int | None,
+                now: datetime, step_minutes: int) -> models.Course:
+    """Books every session of the course in one transaction, or none."""
+    for attempt in range(BOOKING_ATTEMPTS):
+        try:
+            with transaction(factory) as db:
+                return _book(db, request, user_id=user_id, now=now, step_minutes=step_minutes)
+        except IntegrityError as exc:
+            if is_second_active_course(exc):
+                raise _active_course_exists(request.patient_id) from None
+            if not is_overlap_refusal(exc) or attempt == BOOKING_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _active_course_exists(patient_id: int) -> StateConflict:
+    return StateConflict(f"Patient {patient_id} already has an active course",
+                         {"patient_id": "the patient already has an active course"})
+
+
+def _book(db: Session, request: BookingRequest, *, user_id, now, step_minutes) -> models.Course:
+    patient = get_or_404(db, models.Patient, request.patient_id, "patient", "patient_id")
+    site = get_or_404(db, models.Site, request.site_id, "site", "site_id")
+    protocol = get_or_404(db, models.Protocol, request.protocol_id, "protocol", "protocol_id")
+    if not site.offers_tms:
+        raise RuleViolation(f"{site.name} does not offer TMS", {"site_id": "the site offers no TMS"})
+    active = db.scalar(select(models.Course.id).where(
+        models.Course.patient_id == patient.id, models.Course.status == "active"))
+    if active is not None:
+        raise _active_course_exists(patient.id)
+    chair_ids = fitting_chairs(db, site, protocol)
+    cadence = cadence_of(protocol)
+    calendar, slots = course_calendar(db, site, cadence, request.start_date)
+    book = chair_book(db, chair_ids, calendar, slots, request.start_date)
+    plan = plan_course(cadence, calendar, book, request.start_date, request.preferred_time, now, step_minutes)
+    check_authorization(request.authorization, plan.sessions[0].day, plan.sessions[-1].day, len(plan.sessions))
+
+    auth = request.authorization
+    course = models.Course(
+        patient_id=patient.id, site_id=site.id, protocol_id=protocol.id, status="active",
+        start_date=request.start_date, preferred_time=request.preferred_time, created_by=user_id,
+        payer=auth and auth.payer, authorization_number=auth and auth.number,
+        authorized_sessions=auth and auth.sessions, authorization_valid_from=auth and auth.valid_from,
+        authorization_valid_to=auth and auth.valid_to, authorization_override_reason=auth and auth.override_reason,
+    )
+    db.add(course)
+    db.flush()
+    rows = [
+        {"course_id": course.id, "number": s.number, "kind": s.kind, "status": "scheduled", "site_id": site.id,
+         "chair_id": plan.allocation.chairs[s.number], "starts_at": s.starts_at, "ends_at": s.ends_at}
+        for s in plan.sessions
+    ]
+    sessions = list(db.scalars(insert(models.TreatmentSession).returning(models.TreatmentSession), rows))
+    set_committed_value(course, "sessions", sorted(sessions, key=lambda s: s.number))
+    return course
+
+
+def fitting_chairs(db: Session, site: models.Site, protocol: models.Protocol) -> list[int]:
+    chair_ids = list(db.scalars(
+        select(models.Chair.id).where(models.Chair.site_id == site.id, models.Chair.coil == protocol.coil,
+                                      models.Chair.active.is_(True)).order_by(models.Chair.id)
+    ))
+    if not chair_ids:
+        raise RuleViolation(f"{site.name} has no active {protocol.coil} chair for {protocol.name}",
+                            {"protocol_id": f"no {protocol.coil} chair at this site"})
+    return chair_ids
+
+
+def course_calendar(db: Session, site: models.Site, cadence: Cadence,
+                    start_date: date) -> tuple[SiteCalendar, list[SessionSlot]]:
+    calendar = site_calendar(db, site, start_date, start_date + timedelta(days=PLANNING_HORIZON_DAYS))
+    return calendar, lay_out(cadence, calendar, start_date)
+
+
+def chair_book(db: Session, chair_ids: list[int], calendar: SiteCalendar, slots: list[SessionSlot],
+               start_date: date) -> ChairBook:
+    """The busy times of the chairs over the course's days only, so cost follows the course, not the table."""
+    window_start = calendar.instant(start_date, time(0))
+    window_end = calendar.instant(slots[-1].day + timedelta(days=1), time(0))
+    rows = db.execute(
+        select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
+        .where(
+            models.TreatmentSession.chair_id.in_(chair_ids),
+            models.TreatmentSession.status.in_(models.CHAIR_HOLDING_STATUSES),
+            # Sessions are all shorter than a day, so a start a day before the window bounds the scan.
+            models.TreatmentSession.starts_at >= window_start - timedelta(days=1),
+            models.TreatmentSession.starts_at < window_end,
+        )
+    ).all()
+    return ChairBook(chair_ids, rows)
+
+
+def check_authorization(auth: Authorization | None, first_day: date, last_day: date, sessions: int) -> None:
+    """Sessions beyond the authorized count or outside its dates need an override, which is recorded."""
+    if auth is None or auth.override_reason:
+        return
+    if auth.sessions is not None and sessions > auth.sessions:
+        raise RuleViolation(
+            f"The course has {sessions} sessions but {auth.sessions} are authorized",
+            {"authorization.sessions": f"{sessions} sessions needed; give override_reason to book beyond it"},
+        )
+    if auth.valid_from and first_day < auth.valid_from:
+        raise RuleViolation(f"The first session ({first_day}) is before the authorization starts ({auth.valid_from})",
+                            {"authorization.valid_from": "the course starts before the authorization"})
+    if auth.valid_to and last_day > auth.valid_to:
+        raise RuleViolation(f"The last session ({last_day}) is after the authorization ends ({auth.valid_to})",
+                            {"authorization.valid_to": "the course ends after the authorization"})
+
+
+@dataclass(frozen=True)
+class AvailableTime:
+    time: time
+    chair_ids: list[int]
+
+
+def availability(factory: sessionmaker[Session], site_id: str, protocol_id: str, start_date: date, *,
+                 now: datetime, step_minutes: int) -> list[AvailableTime]:
+    with transaction(factory) as db:
+        site = get_or_404(db, models.Site, site_id, "site")
+        protocol = get_or_404(db, models.Protocol, protocol_id, "protocol", "protocol_id")
+        if not site.offers_tms:
+            raise RuleViolation(f"{site.name} does not offer TMS", {"site_id": "the site offers no TMS"})
+        if start_date < now.astimezone(ZoneInfo(site.timezone)).date():
+            raise RuleViolation(f"The start date {start_date} is in the past", {"start_date": "must not be in the past"})
+        chair_ids = fitting_chairs(db, site, protocol)
+        cadence = cadence_of(protocol)
+        calendar, slots = course_calendar(db, site, cadence, start_date)
+        if not calendar.is_open_on(start_date):
+            raise RuleViolation(f"The site is closed on {start_date} ({start_date:%A})",
+                                {"start_date": "must be a day the site is open"})
+        book = chair_book(db, chair_ids, calendar, slots, start_date)
+    return [AvailableTime(t, a.chair_ids_by_use()) for t, a in fitting_times(slots, calendar, book, now, step_minutes)]

@@ -1,0 +1,153 @@
+"""Sites, chairs, closures and protocols: what administrators configure."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import models
+from ..db.engine import transaction
+from ..domain.calendar import local_instant
+from ..domain.errors import RuleViolation, StateConflict
+from ..domain.protocols import Cadence, Phase
+from .lookups import get_or_404
+
+
+def list_sites(factory: sessionmaker[Session]) -> list[models.Site]:
+    with transaction(factory) as db:
+        return list(db.scalars(select(models.Site).order_by(models.Site.id)))
+
+
+def get_site(factory: sessionmaker[Session], site_id: str) -> models.Site:
+    with transaction(factory) as db:
+        return get_or_404(db, models.Site, site_id, "site")
+
+
+def _check_site(db: Session, fields: dict, site: models.Site | None = None) -> None:
+    if "timezone" in fields:
+        try:
+            ZoneInfo(fields["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RuleViolation(f"Unknown time zone {fields['timezone']!r}",
+                                {"timezone": "an IANA zone such as America/Los_Angeles"}) from None
+    if "holiday_calendar" in fields and db.get(models.HolidayCalendarRow, fields["holiday_calendar"]) is None:
+        known = ", ".join(db.scalars(select(models.HolidayCalendarRow.id).order_by(models.HolidayCalendarRow.id)))
+        raise RuleViolation(f"Unknown holiday calendar {fields['holiday_calendar']!r}",
+                            {"holiday_calendar": f"one of {known}"})
+    opens = fields.get("opens", site.opens if site else None)
+    closes = fields.get("closes", site.closes if site else None)
+    if opens is not None and closes is not None and closes <= opens:
+        raise RuleViolation("The site must close after it opens", {"closes": "must be later than opens"})
+    if "open_days" in fields:
+        fields["open_days"] = sorted(set(fields["open_days"]))
+
+
+def create_site(factory: sessionmaker[Session], fields: dict) -> models.Site:
+    fields = {"holiday_calendar": "us-clinic", "open_days": [1, 2, 3, 4, 5], "address": "", "phone": "",
+              "offers_tms": False, **fields}
+    with transaction(factory) as db:
+        if db.get(models.Site, fields["id"]) is not None:
+            raise StateConflict(f"Site {fields['id']!r} exists already", {"id": "taken"})
+        _check_site(db, fields)
+        site = models.Site(**fields)
+        db.add(site)
+    return site
+
+
+def update_site(factory: sessionmaker[Session], site_id: str, fields: dict) -> models.Site:
+    with transaction(factory) as db:
+        site = get_or_404(db, models.Site, site_id, "site")
+        _check_site(db, fields, site)
+        for name, value in fields.items():
+            setattr(site, name, value)
+    return site
+
+
+def list_chairs(factory: sessionmaker[Session], site_id: str) -> list[models.Chair]:
+    with transaction(factory) as db:
+        get_or_404(db, models.Site, site_id, "site")
+        return list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))
+
+
+def create_chair(factory: sessionmaker[Session], site_id: str, fields: dict) -> models.Chair:
+    with transaction(factory) as db:
+        get_or_404(db, models.Site, site_id, "site")
+        if db.scalar(select(models.Chair.id).where(models.Chair.site_id == site_id,
+                                                   models.Chair.name == fields["name"])) is not None:
+            raise StateConflict(f"The site has a chair named {fields['name']!r} already", {"name": "taken"})
+        chair = models.Chair(site_id=site_id, active=fields.get("active", True), name=fields["name"],
+                             coil=fields["coil"])
+        db.add(chair)
+    return chair
+
+
+def list_closures(factory: sessionmaker[Session], site_id: str, *, since: date | None = None) -> list[models.Closure]:
+    with transaction(factory) as db:
+        get_or_404(db, models.Site, site_id, "site")
+        query = select(models.Closure).where(models.Closure.site_id == site_id)
+        if since:
+            query = query.where(models.Closure.date >= since)
+        return list(db.scalars(query.order_by(models.Closure.date)))
+
+
+def create_closure(factory: sessionmaker[Session], site_id: str, day: date, reason: str, *,
+                   now: datetime) -> tuple[models.Closure, list[models.TreatmentSession]]:
+    """Adds a closure and answers the sessions it falls on; moving them is the replanning's job."""
+    with transaction(factory) as db:
+        site = get_or_404(db, models.Site, site_id, "site")
+        zone = ZoneInfo(site.timezone)
+        if day < now.astimezone(zone).date():
+            raise RuleViolation(f"{day} is in the past", {"date": "must not be in the past"})
+        if db.scalar(select(models.Closure.id).where(models.Closure.site_id == site_id,
+                                                     models.Closure.date == day)) is not None:
+            raise StateConflict(f"{site.name} is already closed on {day}", {"date": "already closed"})
+        closure = models.Closure(site_id=site_id, date=day, reason=reason)
+        db.add(closure)
+        affected = sessions_on_day(db, site, day, statuses=("scheduled", "checked_in"))
+    return closure, affected
+
+
+def sessions_on_day(db: Session, site: models.Site, day: date, statuses=None) -> list[models.TreatmentSession]:
+    zone = ZoneInfo(site.timezone)
+    start = local_instant(day, time(0), zone)
+    end = local_instant(day + timedelta(days=1), time(0), zone)
+    query = select(models.TreatmentSession).where(
+        models.TreatmentSession.site_id == site.id,
+        models.TreatmentSession.starts_at >= start,
+        models.TreatmentSession.starts_at < end,
+    )
+    if statuses:
+        query = query.where(models.TreatmentSession.status.in_(statuses))
+    return list(db.scalars(query.order_by(models.TreatmentSession.starts_at, models.TreatmentSession.chair_id)))
+
+
+def list_protocols(factory: sessionmaker[Session]) -> list[models.Protocol]:
+    with transaction(factory) as db:
+        return list(db.scalars(select(models.Protocol).order_by(models.Protocol.id)))
+
+
+def create_protocol(factory: sessionmaker[Session], fields: dict) -> models.Protocol:
+    cadence = Cadence(
+        phases=tuple(Phase(p["sessions"], p["days_per_week"]) for p in fields["phases"]),
+        mapping_minutes=fields["mapping_minutes"],
+        session_minutes=fields["session_minutes"],
+        sessions_per_day=fields.get("sessions_per_day", 1),
+        min_gap_minutes=fields.get("min_gap_minutes", 0),
+    )
+    problems = cadence.problems()
+    if problems:
+        raise RuleViolation("The protocol's cadence cannot be planned", problems)
+    with transaction(factory) as db:
+        if db.get(models.Protocol, fields["id"]) is not None:
+            raise StateConflict(f"Protocol {fields['id']!r} exists already", {"id": "taken"})
+        protocol = models.Protocol(
+            id=fields["id"], name=fields["name"], coil=fields["coil"],
+            phases=[{"sessions": p.sessions, "days_per_week": p.days_per_week} for p in cadence.phases],
+            mapping_minutes=cadence.mapping_minutes, session_minutes=cadence.session_minutes,
+            sessions_per_day=cadence.sessions_per_day, min_gap_minutes=cadence.min_gap_minutes,
+            total_sessions=cadence.total_sessions,
+        )
+        db.add(protocol)
+    return protocol

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite:///instance/tms.db"
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+def _resolve_sqlite_path(url: str) -> str:
+    # A relative SQLite path is taken from the project root, so every process
+    # (web, scheduler, CLI) started anywhere opens the same file.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(PROJECT_ROOT / url[len(prefix):])
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    env: str = "development"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    sms_backend: str = "log"
+    public_base_url: str = "http://127.0.0.1:5000"
+    scheduler_poll_seconds: int = 30
+    token_ttl_minutes: int = 12 * 60
+    # How finely the service proposes alternative start times (minutes).
+    slot_step_minutes: int = 15
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        tms_env = env.get("TMS_ENV", "development")
+        values: dict = {
+            "database_url": _resolve_sqlite_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            "env": tms_env,
+            "twilio_account_sid": env.get("TWILIO_ACCOUNT_SID") or None,
+            "twilio_auth_token": env.get("TWILIO_AUTH_TOKEN") or None,
+            "twilio_from_number": env.get("TWILIO_FROM_NUMBER") or None,
+            "twilio_messaging_service_sid": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+            "twilio_api_url": env.get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
+            "public_base_url": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        }
+        if env.get("SECRET_KEY"):
+            values["secret_key"] = env["SECRET_KEY"]
+        for name, key in (("scheduler_poll_seconds", "SCHEDULER_POLL_SECONDS"),
+                          ("token_ttl_minutes", "TOKEN_TTL_MINUTES")):
+            if env.get(key):
+                try:
+                    values[name] = int(env[key])
+                except ValueError:
+                    raise SettingsError(f"{key} must be a whole number, got {env[key]!r}") from None
+                if values[name] <= 0:
+                    raise SettingsError(f"{key} must be positive")
+        settings = cls(**values)
+        backend = env.get("SMS_BACKEND") or ("twilio" if settings.twilio_configured else "log")
+        if backend not in ("twilio", "log"):
+            raise SettingsError(f"SMS_BACKEND must be 'twilio' or 'log', got {backend!r}")
+        settings = cls(**{**values, "sms_backend": backend})
+        if settings.is_production and not env.get("SECRET_KEY"):
+            raise SettingsError("production needs SECRET_KEY")
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.env not in ("development", "test", "production"):
+            raise SettingsError(f"TMS_ENV must be development, test or production, got {self.env!r}")
+        if self.is_production and not self.twilio_configured:
+            raise SettingsError("production needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                                "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        if self.sms_backend == "twilio" and not self.twilio_configured:
+            raise SettingsError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender")
