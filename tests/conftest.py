@@ -29,7 +29,7 @@ POSTGRES_ADMIN_URL = os.environ.get("TMS_TEST_POSTGRES_URL", "postgresql+psycopg
 REQUIRE_POSTGRES = os.environ.get("TMS_REQUIRE_POSTGRES") == "1"
 DEMO_PASSWORDS = {role: (username, password) for username, role, password in DEMO_USERS}
 # Tables emptied between PostgreSQL tests, children first.
-TABLES = ("sessions", "courses", "patients", "closures", "chairs", "protocols", "sites", "auth_tokens", "users",
+TABLES = ("sessions", "courses", "patients", "closures", "chairs", "protocols", "sites", "sign_in_failures", "auth_tokens", "users",
           "holiday_calendars")
 
 

@@ -53,6 +53,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_auth_tokens_expires_at", "auth_tokens", ["expires_at"])
     op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("username", sa.String(200), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_sign_in_failures_username_at", "sign_in_failures", ["username", "at"])
+    op.create_table(
         "sites",
         sa.Column("id", sa.String(60), primary_key=True),
         sa.Column("name", sa.String(120), nullable=False),
@@ -203,5 +210,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS tr_sessions_chair_overlap_update")
         op.execute("DROP TRIGGER IF EXISTS tr_sessions_chair_overlap_insert")
     for table in ("sessions", "courses", "patients", "protocols", "closures", "chairs", "sites",
-                  "auth_tokens", "users", "holiday_calendars"):
+                  "sign_in_failures", "auth_tokens", "users", "holiday_calendars"):
         op.drop_table(table)

@@ -18,6 +18,7 @@ class Tokens(MethodView):
     @blp.arguments(schemas.TokenRequest)
     @blp.response(201, schemas.Token)
     @blp.alt_response(401, schema=schemas.ApiError, description="bad credentials")
+    @blp.alt_response(429, schema=schemas.ApiError, description="5 failed sign-ins within 15 minutes")
     def post(self, body):
         """Sign in: a bearer token for the other calls"""
         try:
@@ -25,6 +26,10 @@ class Tokens(MethodView):
                                               ttl=timedelta(minutes=settings().token_ttl_minutes))
         except auth_service.BadCredentials:
             abort(401, message="Unknown username or wrong password")
+        except auth_service.TooManySignIns as exc:
+            abort(429, message=f"Too many failed sign-ins for this username; try again in "
+                               f"{exc.retry_after_seconds} seconds",
+                  headers={"Retry-After": str(exc.retry_after_seconds)})
         return {"token": issued.token, "expires_at": issued.expires_at, "role": issued.role}
 
 

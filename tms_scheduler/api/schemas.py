@@ -93,6 +93,11 @@ class Chair(Schema):
     active = fields.Boolean(load_default=True)
 
 
+class ChairPatch(Schema):
+    name = fields.String(validate=validate.Length(1, 120))
+    active = fields.Boolean()
+
+
 class Session(Schema):
     id = fields.Integer()
     course_id = fields.Integer()

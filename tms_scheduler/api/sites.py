@@ -60,6 +60,16 @@ class Chairs(MethodView):
         return catalog.create_chair(db(), site_id, body)
 
 
+@blp.route("/<string:site_id>/chairs/<int:chair_id>")
+class ChairById(MethodView):
+    @roles("admin")
+    @blp.arguments(schemas.ChairPatch)
+    @blp.response(200, schemas.Chair)
+    def patch(self, body, site_id, chair_id):
+        """Rename a chair or take it out of service (admin)"""
+        return catalog.update_chair(db(), site_id, chair_id, body)
+
+
 @blp.route("/<string:site_id>/closures")
 class Closures(MethodView):
     @roles(*ALL_ROLES)

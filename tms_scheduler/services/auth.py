@@ -21,8 +21,20 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 MIN_PASSWORD_LENGTH = 8
 
 
+# After this many failed sign-ins for one username within the window, sign-in is refused
+# until the window has passed, for known and unknown names alike.
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_WINDOW = timedelta(minutes=15)
+
+
 class BadCredentials(Exception):
     pass
+
+
+class TooManySignIns(Exception):
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(f"too many failed sign-ins; retry in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)
@@ -65,17 +77,30 @@ def create_user(factory: sessionmaker[Session], username: str, role: str, passwo
 def issue_token(factory: sessionmaker[Session], username: str, password: str, *, now: datetime,
                 ttl: timedelta) -> IssuedToken:
     with transaction(factory) as db:
+        recent = list(db.scalars(
+            select(models.SignInFailure.at).where(models.SignInFailure.username == username,
+                                                  models.SignInFailure.at > now - SIGN_IN_WINDOW)
+            .order_by(models.SignInFailure.at.desc()).limit(MAX_FAILED_SIGN_INS)
+        ))
+        if len(recent) >= MAX_FAILED_SIGN_INS:
+            raise TooManySignIns(max(1, int((recent[-1] + SIGN_IN_WINDOW - now).total_seconds()) + 1))
         user = db.scalar(select(models.User).where(models.User.username == username))
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            accepted = user is not None and user.active
         except (VerifyMismatchError, InvalidHashError):
-            raise BadCredentials() from None
-        if user is None or not user.active:
-            raise BadCredentials()
-        token = secrets.token_urlsafe(32)
-        expires_at = now + ttl
-        db.add(models.AuthToken(token_hash=hash_token(token), user_id=user.id, expires_at=expires_at))
-        return IssuedToken(token, expires_at, user.role)
+            accepted = False
+        if not accepted:
+            db.add(models.SignInFailure(username=username, at=now))
+            issued = None
+        else:
+            db.execute(delete(models.SignInFailure).where(models.SignInFailure.username == username))
+            token = secrets.token_urlsafe(32)
+            db.add(models.AuthToken(token_hash=hash_token(token), user_id=user.id, expires_at=now + ttl))
+            issued = IssuedToken(token, now + ttl, user.role)
+    if issued is None:  # raised only now, so the failure above is committed
+        raise BadCredentials()
+    return issued
 
 
 def caller_for(factory: sessionmaker[Session], token: str, *, now: datetime) -> Caller | None:
@@ -99,7 +124,8 @@ def revoke_token(factory: sessionmaker[Session], token_id: int, *, now: datetime
 
 
 def purge_expired_tokens(factory: sessionmaker[Session], *, now: datetime) -> int:
-    """Drops tokens that expired over a day ago; they can sign nobody in."""
+    """Drops tokens that expired over a day ago, and failed sign-ins past their window."""
     with transaction(factory) as db:
         result = db.execute(delete(models.AuthToken).where(models.AuthToken.expires_at < now - timedelta(days=1)))
+        db.execute(delete(models.SignInFailure).where(models.SignInFailure.at < now - SIGN_IN_WINDOW))
         return result.rowcount

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..db import models
 from ..db.engine import transaction
 from ..domain.calendar import local_instant
-from ..domain.errors import RuleViolation, StateConflict
+from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.protocols import Cadence, Phase
 from .lookups import get_or_404
 
@@ -80,6 +80,19 @@ def create_chair(factory: sessionmaker[Session], site_id: str, fields: dict) -> 
         chair = models.Chair(site_id=site_id, active=fields.get("active", True), name=fields["name"],
                              coil=fields["coil"])
         db.add(chair)
+    return chair
+
+
+def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fields: dict) -> models.Chair:
+    with transaction(factory) as db:
+        chair = get_or_404(db, models.Chair, chair_id, "chair")
+        if chair.site_id != site_id:
+            raise NotFound(f"No chair {chair_id} at site {site_id!r}")
+        if "name" in fields and fields["name"] != chair.name and db.scalar(select(models.Chair.id).where(
+                models.Chair.site_id == site_id, models.Chair.name == fields["name"])) is not None:
+            raise StateConflict(f"The site has a chair named {fields['name']!r} already", {"name": "taken"})
+        for name, value in fields.items():
+            setattr(chair, name, value)
     return chair
 
 
