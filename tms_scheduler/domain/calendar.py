@@ -81,6 +81,11 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     return instant
 
 
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant a local day begins (where midnight is skipped, the hour after it)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class SiteCalendar:
     """When a site treats: open weekdays (ISO, 1 = Monday), hours, and closed dates."""

@@ -14,7 +14,7 @@ from ..db import models
 from ..db.engine import transaction
 from ..domain.allocation import ChairBook
 from ..domain.booking import fitting_times, plan_course
-from ..domain.calendar import SiteCalendar
+from ..domain.calendar import SiteCalendar, day_start
 from ..domain.errors import RuleViolation, StateConflict
 from ..domain.planning import PLANNING_HORIZON_DAYS, SessionSlot, lay_out
 from ..domain.protocols import Cadence
@@ -131,8 +131,8 @@ def course_calendar(db: Session, site: models.Site, cadence: Cadence,
 def chair_book(db: Session, chair_ids: list[int], calendar: SiteCalendar, slots: list[SessionSlot],
                start_date: date) -> ChairBook:
     """The busy times of the chairs over the course's days only, so cost follows the course, not the table."""
-    window_start = calendar.instant(start_date, time(0))
-    window_end = calendar.instant(slots[-1].day + timedelta(days=1), time(0))
+    window_start = day_start(start_date, calendar.zone)
+    window_end = day_start(slots[-1].day + timedelta(days=1), calendar.zone)
     rows = db.execute(
         select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
         .where(

@@ -1,7 +1,7 @@
 """Sites, chairs, closures and protocols: what administrators configure."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
 from ..db.engine import transaction
-from ..domain.calendar import local_instant
+from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.protocols import Cadence, Phase
 from .lookups import get_or_404
@@ -124,8 +124,7 @@ def create_closure(factory: sessionmaker[Session], site_id: str, day: date, reas
 
 def sessions_on_day(db: Session, site: models.Site, day: date, statuses=None) -> list[models.TreatmentSession]:
     zone = ZoneInfo(site.timezone)
-    start = local_instant(day, time(0), zone)
-    end = local_instant(day + timedelta(days=1), time(0), zone)
+    start, end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
     query = select(models.TreatmentSession).where(
         models.TreatmentSession.site_id == site.id,
         models.TreatmentSession.starts_at >= start,
