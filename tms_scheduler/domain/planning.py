@@ -51,20 +51,23 @@ def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def lay_out(cadence: Cadence, calendar: SiteCalendar, start_date: date) -> list[SessionSlot]:
+def lay_out(cadence: Cadence, calendar: SiteCalendar, start_date: date, from_phase: int = 0) -> list[SessionSlot]:
     """Every session's day and order by the cadence: phase by phase, week by week.
 
     Each phase gives its sessions on `days_per_week` of each week's open days; a
     phase after the first begins in the week after the previous one ended, so the
-    taper never crowds into the daily phase's last week.
+    taper never crowds into the daily phase's last week. `from_phase` lays out only
+    the phases from that one on (the taper, when it moves back behind make-ups).
     """
     if not calendar.open_days:
         raise RuleViolation("The site has no open days", {"site_id": "the site is open on no weekday"})
     slots: list[SessionSlot] = []
-    number = 1
+    number = 1 + sum(p.sessions for p in cadence.phases[:from_phase])
     cursor = start_date
     limit = start_date + timedelta(days=PLANNING_HORIZON_DAYS)
     for phase_index, phase in enumerate(cadence.phases):
+        if phase_index < from_phase:
+            continue
         kind = TREATMENT if phase_index == 0 else TAPER
         days_needed = -(-phase.sessions // cadence.sessions_per_day)
         left_in_phase = phase.sessions
@@ -81,7 +84,11 @@ def lay_out(cadence: Cadence, calendar: SiteCalendar, start_date: date) -> list[
                 for i in range((week_end - cursor).days + 1)
                 if calendar.is_open_on(cursor + timedelta(days=i))
             ]
-            for day in spread(open_days, min(phase.days_per_week, days_needed)):
+            wanted = min(phase.days_per_week, days_needed)
+            # A daily phase treats on every open day, so its last sessions take the next
+            # open days; a phase of fewer days a week spreads them across the week.
+            daily = phase.days_per_week >= len(calendar.open_days)
+            for day in (open_days[:wanted] if daily else spread(open_days, wanted)):
                 offset = 0
                 for _ in range(min(cadence.sessions_per_day, left_in_phase)):
                     minutes = cadence.minutes_of(number)
