@@ -43,6 +43,13 @@ def _worker_id(request) -> str:
     return getattr(request.config, "workerinput", {}).get("workerid", "main")
 
 
+def _database_name(request) -> str:
+    """Unique per run and worker, so runs side by side never drop each other's database."""
+    worker = getattr(request.config, "workerinput", {})
+    run = worker.get("testrunuid", f"p{os.getpid()}")[:10]
+    return f"tms_test_{run}_{worker.get('workerid', 'main')}"
+
+
 def _postgres_problem() -> str | None:
     try:
         engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
@@ -62,7 +69,7 @@ def postgres_server_url(request):
         if REQUIRE_POSTGRES:
             pytest.fail(problem)
         pytest.skip(problem)
-    name = f"tms_test_{_worker_id(request)}"
+    name = _database_name(request)
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -32,3 +32,54 @@ def book_course(client, patient_id: int | None = None, **overrides) -> dict:
     answer = client.post("/api/v1/courses", json=course_body(patient_id, **overrides))
     assert answer.status_code == 201, answer.json
     return answer.json
+
+
+# --- helpers for the API tests
+
+def row_counts(db) -> dict[str, int]:
+    """How many rows every table holds, to show that a refused request wrote nothing."""
+    from sqlalchemy import func, select
+
+    from tms_scheduler.db.models import Base
+
+    with db() as session:
+        return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+class writes_nothing:
+    """`with writes_nothing(db): answer = client.post(...)` fails if any table's row count changed."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.before = row_counts(self.db)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            after = row_counts(self.db)
+            changed = {t: (self.before[t], after[t]) for t in after if after[t] != self.before.get(t)}
+            assert not changed, f"a refused request wrote rows (table: before, after): {changed}"
+        return False
+
+
+def error_fields(answer) -> set[str]:
+    """The field names an error answer blames, wherever flask-smorest or the service put them."""
+    errors = (answer.json or {}).get("errors") or {}
+    names = set()
+    for key, value in errors.items():
+        if key in ("json", "query", "form", "headers") and isinstance(value, dict):
+            names |= set(value)
+        else:
+            names.add(key)
+    return names
+
+
+def fill_fullerton_figure8_chairs(client, preferred_time: str = "09:00", start_date: str = "2027-03-01") -> list[dict]:
+    """Two other patients' standard courses: both Fullerton figure-8 chairs taken at that time."""
+    return [
+        book_course(client, create_patient(client, first_name=f"Filler{i}", last_name="Patient")["id"],
+                    preferred_time=preferred_time, start_date=start_date)
+        for i in range(2)
+    ]
