@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
@@ -15,6 +16,7 @@ from ..services.auth import Caller, caller_for
 from ..settings import Settings
 
 PUBLIC_ENDPOINTS = {("POST", "/api/v1/auth/tokens")}
+ZONE_CACHE_SECONDS = 60
 
 
 def db() -> sessionmaker[Session]:
@@ -69,14 +71,18 @@ ALL_ROLES = tuple(models.ROLES)
 
 
 def zone_of(site_id: str) -> ZoneInfo:
-    """The site's zone, for answering instants in local time; loaded once a request."""
-    zones = g.get("zones")
-    if zones is None:
+    """The site's zone, for answering instants in local time.
+
+    Zones are read for all sites at once and kept a minute per process (a site's zone
+    practically never changes; this process forgets them at once when it changes one).
+    """
+    cache = current_app.extensions["tms"]["zones"]
+    if site_id not in cache.get("zones", {}) or time.monotonic() - cache.get("read_at", 0) > ZONE_CACHE_SECONDS:
         with db()() as session:
-            zones = {sid: ZoneInfo(tz) for sid, tz in session.execute(select(models.Site.id, models.Site.timezone))}
-        g.zones = zones
-    return zones[site_id]
+            cache["zones"] = {sid: ZoneInfo(tz) for sid, tz in session.execute(select(models.Site.id, models.Site.timezone))}
+        cache["read_at"] = time.monotonic()
+    return cache["zones"][site_id]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def forget_zones() -> None:
+    current_app.extensions["tms"]["zones"].clear()

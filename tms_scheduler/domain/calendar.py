@@ -81,6 +81,14 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     return instant
 
 
+@lru_cache(maxsize=4096)
+def _offset_over_hours(zone: ZoneInfo, day: date, opens: time, closes: time) -> timedelta | None:
+    """The zone's UTC offset on `day` if it is the same from opening to closing, else None."""
+    first = datetime.combine(day, opens, tzinfo=zone).utcoffset()
+    last = datetime.combine(day, closes, tzinfo=zone).utcoffset()
+    return first if first == last else None
+
+
 def day_start(day: date, zone: ZoneInfo) -> datetime:
     """The UTC instant a local day begins (where midnight is skipped, the hour after it)."""
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
@@ -107,6 +115,12 @@ class SiteCalendar:
         )
 
     def instant(self, day: date, at: time) -> datetime:
+        # Over opening hours a day almost always has one UTC offset (clocks change at
+        # night); then the instant is plain arithmetic, and the full check is kept for
+        # days whose offset changes during opening hours.
+        offset = _offset_over_hours(self.zone, day, self.opens, self.closes)
+        if offset is not None and self.opens <= at <= self.closes:
+            return datetime.combine(day, at).replace(tzinfo=UTC) - offset
         return local_instant(day, at, self.zone)
 
     def local_date(self, instant: datetime) -> date:

@@ -14,14 +14,15 @@ from ..db import models
 from ..db.engine import transaction
 from ..domain.allocation import ChairBook
 from ..domain.booking import fitting_times, plan_course
-from ..domain.calendar import SiteCalendar, day_start
+from ..domain.calendar import SiteCalendar
 from ..domain.errors import RuleViolation, StateConflict
 from ..domain.planning import PLANNING_HORIZON_DAYS, SessionSlot, lay_out
 from ..domain.protocols import Cadence
-from .lookups import cadence_of, get_or_404, site_calendar
+from .lookups import cadence_of, chair_book, fitting_chairs, get_or_404, site_calendar
 
-# When two clerks book the same chair-time at once the database refuses the second;
-# it then plans again against what is now booked, a few times at most.
+# Bookings at one site take the chairs' row locks first, so they plan one after the
+# other; should the database still refuse an overlap (a change that took no lock), the
+# booking plans again against what is now booked, a few times at most.
 BOOKING_ATTEMPTS = 3
 
 
@@ -64,9 +65,10 @@ def book_course(factory: sessionmaker[Session], request: BookingRequest, *, user
         except IntegrityError as exc:
             if is_second_active_course(exc):
                 raise _active_course_exists(request.patient_id) from None
-            if not is_overlap_refusal(exc) or attempt == BOOKING_ATTEMPTS - 1:
+            if not is_overlap_refusal(exc):
                 raise
-    raise AssertionError("unreachable")
+    raise StateConflict("Other bookings kept taking the chairs this course needs; try again",
+                        {"preferred_time": "the chairs were taken meanwhile"})
 
 
 def _active_course_exists(patient_id: int) -> StateConflict:
@@ -84,10 +86,10 @@ def _book(db: Session, request: BookingRequest, *, user_id, now, step_minutes) -
         models.Course.patient_id == patient.id, models.Course.status == "active"))
     if active is not None:
         raise _active_course_exists(patient.id)
-    chair_ids = fitting_chairs(db, site, protocol)
+    chairs = chairs_for(db, site, protocol)
     cadence = cadence_of(protocol)
     calendar, slots = course_calendar(db, site, cadence, request.start_date)
-    book = chair_book(db, chair_ids, calendar, slots, request.start_date)
+    book = course_book(db, chairs, calendar, slots, request.start_date)
     plan = plan_course(cadence, calendar, book, request.start_date, request.preferred_time, now, step_minutes)
     check_authorization(request.authorization, plan.sessions[0].day, plan.sessions[-1].day, len(plan.sessions))
 
@@ -111,15 +113,12 @@ def _book(db: Session, request: BookingRequest, *, user_id, now, step_minutes) -
     return course
 
 
-def fitting_chairs(db: Session, site: models.Site, protocol: models.Protocol) -> list[int]:
-    chair_ids = list(db.scalars(
-        select(models.Chair.id).where(models.Chair.site_id == site.id, models.Chair.coil == protocol.coil,
-                                      models.Chair.active.is_(True)).order_by(models.Chair.id)
-    ))
-    if not chair_ids:
+def chairs_for(db: Session, site: models.Site, protocol: models.Protocol) -> dict[int, date | None]:
+    chairs = fitting_chairs(db, site.id, protocol.coil)
+    if not chairs:
         raise RuleViolation(f"{site.name} has no active {protocol.coil} chair for {protocol.name}",
                             {"protocol_id": f"no {protocol.coil} chair at this site"})
-    return chair_ids
+    return chairs
 
 
 def course_calendar(db: Session, site: models.Site, cadence: Cadence,
@@ -128,22 +127,10 @@ def course_calendar(db: Session, site: models.Site, cadence: Cadence,
     return calendar, lay_out(cadence, calendar, start_date)
 
 
-def chair_book(db: Session, chair_ids: list[int], calendar: SiteCalendar, slots: list[SessionSlot],
-               start_date: date) -> ChairBook:
+def course_book(db: Session, chairs: dict[int, date | None], calendar: SiteCalendar, slots: list[SessionSlot],
+                start_date: date) -> ChairBook:
     """The busy times of the chairs over the course's days only, so cost follows the course, not the table."""
-    window_start = day_start(start_date, calendar.zone)
-    window_end = day_start(slots[-1].day + timedelta(days=1), calendar.zone)
-    rows = db.execute(
-        select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
-        .where(
-            models.TreatmentSession.chair_id.in_(chair_ids),
-            models.TreatmentSession.status.in_(models.CHAIR_HOLDING_STATUSES),
-            # Sessions are all shorter than a day, so a start a day before the window bounds the scan.
-            models.TreatmentSession.starts_at >= window_start - timedelta(days=1),
-            models.TreatmentSession.starts_at < window_end,
-        )
-    ).all()
-    return ChairBook(chair_ids, rows)
+    return chair_book(db, chairs, calendar.zone, start_date, slots[-1].day)
 
 
 def check_authorization(auth: Authorization | None, first_day: date, last_day: date, sessions: int) -> None:
@@ -178,11 +165,11 @@ def availability(factory: sessionmaker[Session], site_id: str, protocol_id: str,
             raise RuleViolation(f"{site.name} does not offer TMS", {"site_id": "the site offers no TMS"})
         if start_date < now.astimezone(ZoneInfo(site.timezone)).date():
             raise RuleViolation(f"The start date {start_date} is in the past", {"start_date": "must not be in the past"})
-        chair_ids = fitting_chairs(db, site, protocol)
+        chairs = chairs_for(db, site, protocol)
         cadence = cadence_of(protocol)
         calendar, slots = course_calendar(db, site, cadence, start_date)
         if not calendar.is_open_on(start_date):
             raise RuleViolation(f"The site is closed on {start_date} ({start_date:%A})",
                                 {"start_date": "must be a day the site is open"})
-        book = chair_book(db, chair_ids, calendar, slots, start_date)
+        book = course_book(db, chairs, calendar, slots, start_date)
     return [AvailableTime(t, a.chair_ids_by_use()) for t, a in fitting_times(slots, calendar, book, now, step_minutes)]

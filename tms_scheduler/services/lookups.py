@@ -1,14 +1,15 @@
 """Loading the rows a use case needs, and turning them into domain values."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import models
-from ..domain.calendar import HolidayCalendar, HolidayRule, SiteCalendar
+from ..domain.allocation import ChairBook
+from ..domain.calendar import HolidayCalendar, HolidayRule, SiteCalendar, day_start
 from ..domain.errors import NotFound
 from ..domain.protocols import Cadence, Phase, Protocol
 
@@ -58,3 +59,47 @@ def cadence_of(row: models.Protocol) -> Cadence:
 
 def protocol_of(row: models.Protocol) -> Protocol:
     return Protocol(id=row.id, name=row.name, coil=row.coil, cadence=cadence_of(row))
+
+
+# A far-off instant, standing for "until further notice" in a chair's busy times.
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def fitting_chairs(db: Session, site_id: str, coil: str) -> dict[int, date | None]:
+    """The site's active chairs with the coil, by id, with the day each goes out of service.
+
+    The rows are locked (FOR UPDATE on PostgreSQL) for the rest of the transaction, so two
+    changes at one site read and book the same chairs one after the other instead of
+    racing to the exclusion constraint.
+    """
+    rows = db.execute(
+        select(models.Chair.id, models.Chair.out_of_service_from)
+        .where(models.Chair.site_id == site_id, models.Chair.coil == coil, models.Chair.active.is_(True))
+        .order_by(models.Chair.id).with_for_update()
+    ).all()
+    return {chair_id: retired for chair_id, retired in rows}
+
+
+def chair_book(db: Session, chairs: dict[int, date | None], zone: ZoneInfo, first_day: date,
+               last_day: date) -> ChairBook:
+    """The chairs' busy times over [first_day, last_day], read with one indexed range query.
+
+    A chair out of service is busy from that day on; what is still booked in it after
+    that day is on its way out and does not count.
+    """
+    start, end = day_start(first_day, zone), day_start(last_day + timedelta(days=1), zone)
+    rows = [tuple(r) for r in db.execute(
+        select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
+        .where(models.TreatmentSession.chair_id.in_(list(chairs)),
+               models.TreatmentSession.status.in_(models.CHAIR_HOLDING_STATUSES),
+               # Sessions are all shorter than a day, so a start a day before the window bounds the scan.
+               models.TreatmentSession.starts_at >= start - timedelta(days=1),
+               models.TreatmentSession.starts_at < end)
+    )]
+    for chair_id, from_day in chairs.items():
+        if from_day is None:
+            continue
+        retired_at = day_start(from_day, zone)
+        rows = [r for r in rows if not (r[0] == chair_id and r[1] >= retired_at)]
+        rows.append((chair_id, retired_at, FOREVER))
+    return ChairBook(list(chairs), rows)

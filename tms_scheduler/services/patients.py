@@ -56,19 +56,15 @@ def get_patient(factory: sessionmaker[Session], patient_id: int) -> models.Patie
 
 
 def search_patients(factory: sessionmaker[Session], q: str | None, *, limit: int, offset: int) -> list[models.Patient]:
-    """By name (any word, prefix of first or last name), by phone as typed, or all, by last name."""
+    """By phone as typed, or by name (each word a prefix of the first or last name), or all; by last name."""
     query = select(models.Patient)
-    for word in (q or "").split():
-        try:
-            phone = to_e164(word)
-        except InvalidPhone:
-            phone = None
-        pattern = word.lower() + "%"
-        match = [func.lower(models.Patient.first_name).like(pattern),
-                 func.lower(models.Patient.last_name).like(pattern)]
-        if phone:
-            match.append(models.Patient.phone == phone)
-        query = query.where(or_(*match))
+    try:
+        query = query.where(models.Patient.phone == to_e164(q or ""))
+    except InvalidPhone:
+        for word in (q or "").split():
+            pattern = word.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+            query = query.where(or_(func.lower(models.Patient.first_name).like(pattern, escape="\\"),
+                                    func.lower(models.Patient.last_name).like(pattern, escape="\\")))
     query = query.order_by(models.Patient.last_name, models.Patient.first_name, models.Patient.id)
     with transaction(factory) as db:
         return list(db.scalars(query.limit(limit).offset(offset)))
