@@ -11,13 +11,13 @@ from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from .api import auth, courses, errors, patients, protocols, sites
+from .api import auth, courses, errors, patients, protocols, sessions, sites
 from .api.context import authenticate_api_request
 from .db.engine import make_engine, make_session_factory
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
-BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp)
+BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         "engine": engine,
         "sessions": make_session_factory(engine),
         "clock": clock or (lambda: datetime.now(UTC)),
+        "zones": {},
     }
 
     api = Api(app)

@@ -36,6 +36,8 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:5000"
     scheduler_poll_seconds: int = 30
     token_ttl_minutes: int = 12 * 60
+    # A session still `scheduled` this long after its end is marked a no-show.
+    no_show_grace_minutes: int = 120
     # How finely the service proposes alternative start times (minutes).
     slot_step_minutes: int = 15
 
@@ -68,7 +70,8 @@ class Settings:
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]
         for name, key in (("scheduler_poll_seconds", "SCHEDULER_POLL_SECONDS"),
-                          ("token_ttl_minutes", "TOKEN_TTL_MINUTES")):
+                          ("token_ttl_minutes", "TOKEN_TTL_MINUTES"),
+                          ("no_show_grace_minutes", "NO_SHOW_GRACE_MINUTES")):
             if env.get(key):
                 try:
                     values[name] = int(env[key])

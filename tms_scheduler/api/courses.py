@@ -3,12 +3,17 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import booking, courses
+from ..services import attendance, booking, courses, progress
+from ..services.attendance import Actor
 from . import schemas
 from .context import ALL_ROLES, caller, db, now, roles, settings
-from .present import course_out, session_out
+from .present import course_out, progress_out
 
-blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses and their sessions")
+blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses")
+
+
+def _actor() -> Actor:
+    return Actor(caller().user_id)
 
 
 @blp.route("/courses")
@@ -54,10 +59,59 @@ class CourseById(MethodView):
         return course_out(courses.get_course(db(), course_id))
 
 
-@blp.route("/sessions/<int:session_id>")
-class SessionById(MethodView):
+@blp.route("/courses/<int:course_id>/cancel")
+class CancelCourse(MethodView):
+    @roles("front_desk", "clinician", "admin")
+    @blp.arguments(schemas.Reason)
+    @blp.response(200, schemas.Course)
+    def post(self, body, course_id):
+        """Cancel the rest of the course: every session still ahead is released"""
+        return course_out(attendance.cancel_course(db(), course_id, body["reason"], _actor(), now=now()))
+
+
+@blp.route("/courses/<int:course_id>/pause")
+class PauseCourse(MethodView):
+    @roles("front_desk", "clinician", "admin")
+    @blp.arguments(schemas.Reason)
+    @blp.response(200, schemas.Course)
+    def post(self, body, course_id):
+        """Pause the course: its future sessions are released"""
+        return course_out(attendance.pause_course(db(), course_id, body["reason"], _actor(), now=now()))
+
+
+@blp.route("/courses/<int:course_id>/resume")
+class ResumeCourse(MethodView):
+    @roles("front_desk", "clinician", "admin")
+    @blp.arguments(schemas.Resume)
+    @blp.response(200, schemas.Course)
+    def post(self, body, course_id):
+        """Resume a paused course: the released sessions are laid out again from from_date"""
+        return course_out(attendance.resume_course(db(), course_id, body["from_date"], _actor(), now=now(),
+                                                   step_minutes=settings().slot_step_minutes))
+
+
+@blp.route("/courses/<int:course_id>/assessments")
+class Assessments(MethodView):
+    @roles("technician", "clinician", "admin")
+    @blp.arguments(schemas.AssessmentCreate)
+    @blp.response(201, schemas.Assessment)
+    def post(self, body, course_id):
+        """Record a PHQ-9 score (0-27); the earliest is the baseline"""
+        return progress.add_assessment(db(), course_id, instrument=body["instrument"], score=body["score"],
+                                       taken_on=body["taken_on"], user_id=caller().user_id, now=now())
+
+    @roles("technician", "clinician", "admin")
+    @blp.response(200, schemas.Assessment(many=True))
+    def get(self, course_id):
+        """The course's scores, oldest first"""
+        return progress.list_assessments(db(), course_id)
+
+
+@blp.route("/courses/<int:course_id>/progress")
+class CourseProgress(MethodView):
     @roles(*ALL_ROLES)
-    @blp.response(200, schemas.Session)
-    def get(self, session_id):
-        """One session"""
-        return session_out(courses.get_session(db(), session_id))
+    @blp.response(200, schemas.Progress)
+    def get(self, course_id):
+        """Attendance, make-ups, outcomes and flags (PHQ-9 left out for the front desk)"""
+        return progress_out(progress.course_progress(db(), course_id, now=now()),
+                            with_phq9=caller().role != "front_desk")

@@ -108,19 +108,34 @@ class Session(Schema):
     chair_id = fields.Integer()
     starts_at = fields.AwareDateTime(metadata={"description": "RFC 3339 in the site's zone"})
     ends_at = fields.AwareDateTime()
+    cancelled_by = fields.String(allow_none=True, metadata={"description": "patient, clinic, pause or course_cancel"})
+    makeup_for_id = fields.Integer(allow_none=True, metadata={"description": "the session this one replaces"})
+
+
+class SessionMove(Schema):
+    session_id = fields.Integer()
+    course_id = fields.Integer()
+    from_starts_at = fields.AwareDateTime()
+    from_chair_id = fields.Integer()
+    to_starts_at = fields.AwareDateTime()
+    to_chair_id = fields.Integer()
 
 
 class ClosureCreate(Schema):
     date = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(1, 300))
+    replan = fields.Boolean(load_default=False, load_only=True,
+                            metadata={"description": "move the affected sessions to other days"})
 
 
-class Closure(ClosureCreate):
-    pass
+class Closure(Schema):
+    date = fields.Date()
+    reason = fields.String()
 
 
 class ClosureCreated(Closure):
     affected_sessions = fields.List(fields.Nested(Session))
+    moves = fields.List(fields.Nested(SessionMove))
 
 
 class ClosureQuery(Schema):
@@ -208,7 +223,8 @@ class Course(Schema):
     start_date = fields.Date()
     preferred_time = LocalTime()
     authorization = fields.Nested(Authorization, allow_none=True)
-    sessions = fields.List(fields.Nested(Session))
+    paused = fields.Boolean()
+    sessions = fields.List(fields.Nested(Session), metadata={"description": "in time order"})
 
 
 class CourseQuery(Paging):
@@ -264,3 +280,150 @@ class AvailableTime(Schema):
 
 class Availability(Schema):
     times = fields.List(fields.Nested(AvailableTime))
+
+
+# --- attendance (sessions' lifecycle)
+
+SIDE_EFFECTS = ("headache", "scalp_discomfort", "other")
+
+
+class Complete(Schema):
+    motor_threshold = fields.Integer(required=True, validate=validate.Range(1, 100),
+                                     metadata={"description": "% of machine output"})
+    intensity = fields.Integer(required=True, validate=validate.Range(1, 200), metadata={"description": "% of MT"})
+    frequency = fields.Float(validate=validate.Range(0.1, 100), metadata={"description": "Hz"})
+    pulses = fields.Integer(validate=validate.Range(1, 20000))
+    coil_position = fields.String(validate=validate.Length(1, 200))
+    side_effects = fields.List(fields.String(validate=validate.OneOf(SIDE_EFFECTS)), validate=validate.Length(0, 3))
+    discomfort = fields.Integer(validate=validate.Range(0, 10), metadata={"description": "0-10"})
+    supervising_physician = fields.String(validate=validate.Length(1, 200))
+    notes = fields.String(validate=validate.Length(0, 5000))
+
+
+class TreatmentRecord(Complete):
+    session_id = fields.Integer()
+    technician_id = fields.Integer()
+    recorded_at = fields.AwareDateTime()
+
+
+class Override(Schema):
+    override_reason = fields.String(validate=validate.Length(1, 1000),
+                                    metadata={"description": "books a make-up beyond the authorization; recorded"})
+
+
+class CancelSession(Override):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+    by = fields.String(required=True, validate=validate.OneOf(("patient", "clinic")))
+
+
+class Reschedule(Schema):
+    starts_at = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339 with offset"})
+    reason = fields.String(validate=validate.Length(1, 1000))
+
+
+class MissedSession(Session):
+    makeup_session = fields.Nested(Session, allow_none=True)
+    makeup_refused = fields.String(allow_none=True, metadata={"description": "why no make-up was booked"})
+    moved_sessions = fields.List(fields.Nested(Session), metadata={"description": "taper sessions moved back"})
+
+
+class SessionEvent(Schema):
+    at = fields.AwareDateTime()
+    user_id = fields.Integer(allow_none=True, metadata={"description": "null: the scheduler"})
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    from_starts_at = fields.AwareDateTime(allow_none=True)
+    to_starts_at = fields.AwareDateTime(allow_none=True)
+    from_chair_id = fields.Integer(allow_none=True)
+    to_chair_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+# --- courses: changes, outcomes, progress
+
+class Reason(Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class Resume(Schema):
+    from_date = fields.Date(required=True)
+
+
+class AssessmentCreate(Schema):
+    instrument = fields.String(required=True, validate=validate.OneOf(("PHQ-9",)))
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 27))
+    taken_on = fields.Date(required=True)
+
+
+class Assessment(AssessmentCreate):
+    id = fields.Integer()
+    course_id = fields.Integer()
+    recorded_by = fields.Integer(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class Flag(Schema):
+    code = fields.String()
+    message = fields.String()
+
+
+class Phq9(Schema):
+    baseline = fields.Integer(allow_none=True)
+    latest = fields.Integer(allow_none=True)
+    change_pct = fields.Float(allow_none=True)
+    response = fields.Boolean()
+    remission = fields.Boolean()
+    extension_threshold_met = fields.Boolean(metadata={"description": "a drop of at least 25%"})
+    severity = fields.String(allow_none=True)
+
+
+class AuthorizationStatus(Schema):
+    payer = fields.String(allow_none=True)
+    number = fields.String(allow_none=True)
+    sessions = fields.Integer(allow_none=True)
+    used = fields.Integer()
+    left = fields.Integer(allow_none=True)
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    warnings = fields.List(fields.String())
+
+
+class Progress(Schema):
+    course_id = fields.Integer()
+    patient_id = fields.Integer()
+    status = fields.String()
+    paused = fields.Boolean()
+    prescribed = fields.Integer()
+    completed = fields.Integer()
+    missed = fields.Integer()
+    remaining = fields.Integer()
+    attendance_rate = fields.Float(allow_none=True)
+    projected_end_date = fields.Date(allow_none=True)
+    flags = fields.List(fields.Nested(Flag))
+    authorization = fields.Nested(AuthorizationStatus, allow_none=True)
+    phq9 = fields.Nested(Phq9, metadata={"description": "left out for the front desk"})
+
+
+class WorklistQuery(Schema):
+    flag = fields.String(validate=validate.OneOf(("consecutive_misses", "low_week", "gap_over_7_days",
+                                                  "daily_phase_over_6_weeks", "authorization_expiring",
+                                                  "mt_recheck_due")))
+
+
+class WorklistEntry(Progress):
+    patient_name = fields.String()
+
+
+# --- disruptions
+
+class OutOfService(Schema):
+    from_date = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(1, 300))
+    replan = fields.Boolean(load_default=False, metadata={"description": "move the affected sessions"})
+
+
+class ChairDisruption(Schema):
+    chair = fields.Nested(Chair)
+    affected_sessions = fields.List(fields.Nested(Session))
+    moves = fields.List(fields.Nested(SessionMove))

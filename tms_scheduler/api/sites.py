@@ -3,10 +3,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import booking, catalog, courses
+from ..services import booking, catalog, courses, disruptions, progress
+from ..services.attendance import Actor
 from . import schemas
-from .context import ALL_ROLES, db, now, roles, settings
-from .present import session_out
+from .context import ALL_ROLES, caller, db, forget_zones, now, roles, settings
+from .present import move_out, progress_out, session_out
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Sites, chairs, closures, the day board")
 
@@ -25,7 +26,9 @@ class Sites(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
     def post(self, body):
         """Add a site (admin)"""
-        return catalog.create_site(db(), body)
+        site = catalog.create_site(db(), body)
+        forget_zones()
+        return site
 
 
 @blp.route("/<string:site_id>")
@@ -41,7 +44,9 @@ class SiteById(MethodView):
     @blp.response(200, schemas.Site)
     def patch(self, body, site_id):
         """Change a site (admin)"""
-        return catalog.update_site(db(), site_id, body)
+        site = catalog.update_site(db(), site_id, body)
+        forget_zones()
+        return site
 
 
 @blp.route("/<string:site_id>/chairs")
@@ -84,10 +89,38 @@ class Closures(MethodView):
     @blp.response(201, schemas.ClosureCreated)
     @blp.alt_response(409, schema=schemas.ApiError, description="already closed that day")
     def post(self, body, site_id):
-        """Close the site for a day (admin); answers the sessions booked that day"""
-        closure, affected = catalog.create_closure(db(), site_id, body["date"], body["reason"], now=now())
+        """Close the site for a day (admin); answers the sessions booked that day and, with replan, their moves"""
+        closure, disruption = disruptions.close_site(db(), site_id, body["date"], body["reason"],
+                                                     Actor(caller().user_id), now=now(), replan=body["replan"],
+                                                     step_minutes=settings().slot_step_minutes)
         return {"date": closure.date, "reason": closure.reason,
-                "affected_sessions": [session_out(s) for s in affected]}
+                "affected_sessions": [session_out(s) for s in disruption.affected],
+                "moves": [move_out(m, site_id) for m in disruption.moves]}
+
+
+@blp.route("/<string:site_id>/chairs/<int:chair_id>/out-of-service")
+class ChairOutOfService(MethodView):
+    @roles("admin")
+    @blp.arguments(schemas.OutOfService)
+    @blp.response(200, schemas.ChairDisruption)
+    def post(self, body, site_id, chair_id):
+        """Take a chair out of service from a day (admin); answers the sessions in it and, with replan, their moves"""
+        chair, disruption = disruptions.retire_chair(db(), site_id, chair_id, body["from_date"], body["reason"],
+                                                     Actor(caller().user_id), now=now(), replan=body["replan"],
+                                                     step_minutes=settings().slot_step_minutes)
+        return {"chair": chair, "affected_sessions": [session_out(s) for s in disruption.affected],
+                "moves": [move_out(m, site_id) for m in disruption.moves]}
+
+
+@blp.route("/<string:site_id>/worklist")
+class Worklist(MethodView):
+    @roles("technician", "clinician", "admin")
+    @blp.arguments(schemas.WorklistQuery, location="query")
+    @blp.response(200, schemas.WorklistEntry(many=True))
+    def get(self, query, site_id):
+        """The site's active courses with their flags, most urgent first"""
+        entries = progress.worklist(db(), site_id, now=now(), flag=query.get("flag"))
+        return [{**progress_out(e, with_phq9=True), "patient_name": e.patient_name} for e in entries]
 
 
 @blp.route("/<string:site_id>/schedule")

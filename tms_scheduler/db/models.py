@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -69,6 +70,8 @@ class Chair(Base):
     name: Mapped[str] = mapped_column(String(120))
     coil: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # From this local day on the chair takes no sessions (a repair, a move).
+    out_of_service_from: Mapped[date | None] = mapped_column(Date)
 
     site: Mapped[Site] = relationship(back_populates="chairs")
 
@@ -143,6 +146,8 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # A paused course stays active (the patient keeps it); its future sessions were released.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list["TreatmentSession"]] = relationship(
         back_populates="course", order_by="TreatmentSession.number", lazy="raise"
@@ -170,6 +175,9 @@ class TreatmentSession(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    # patient or clinic for a missed session; pause or course_cancel when the clinic released it.
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
 
     course: Mapped[Course] = relationship(back_populates="sessions")
 
@@ -179,7 +187,75 @@ class TreatmentSession(Base):
         Index("ix_sessions_chair_starts", "chair_id", "starts_at"),
         Index("ix_sessions_site_starts", "site_id", "starts_at"),
         Index("ix_sessions_course_id", "course_id"),
+        Index("ix_sessions_status_ends", "status", "ends_at"),
     )
+
+
+class SessionEvent(Base):
+    """One change of a session: kept forever, never updated."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the scheduler
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    from_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    to_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    from_chair_id: Mapped[int | None] = mapped_column(Integer)
+    to_chair_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_session_events_session_id", "session_id"),)
+
+
+class CourseEvent(Base):
+    """One change of a course (pause, resume, cancel, an authorization override): kept forever."""
+
+    __tablename__ = "course_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_course_events_course_id", "course_id"),)
+
+
+class TreatmentRecord(Base):
+    __tablename__ = "treatment_records"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    motor_threshold: Mapped[int] = mapped_column(Integer)  # % of machine output
+    intensity: Mapped[int] = mapped_column(Integer)  # % of motor threshold
+    frequency: Mapped[float | None] = mapped_column(Float)  # Hz
+    pulses: Mapped[int | None] = mapped_column(Integer)
+    coil_position: Mapped[str | None] = mapped_column(String(200))
+    side_effects: Mapped[list] = mapped_column(JSON, default=list)
+    discomfort: Mapped[int | None] = mapped_column(Integer)  # 0-10
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    supervising_physician: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    instrument: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int] = mapped_column(Integer)
+    taken_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_assessments_course_id", "course_id"),)
 
 
 class User(Base):

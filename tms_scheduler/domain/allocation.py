@@ -40,6 +40,16 @@ class ChairBook:
         ends.insert(i, end)
 
 
+    def release(self, chair_id: int, start: datetime, end: datetime) -> None:
+        starts, ends = self._starts.get(chair_id, []), self._ends.get(chair_id, [])
+        for i in range(bisect_left(starts, start), len(starts)):
+            if starts[i] != start:
+                break
+            if ends[i] == end:
+                del starts[i], ends[i]
+                return
+
+
 @dataclass(frozen=True)
 class Allocation:
     chairs: dict[int, int]  # session number -> chair id

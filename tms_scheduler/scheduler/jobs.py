@@ -1,14 +1,15 @@
-"""Every periodic job, in one table with stable ids. Later work (reminders, no-shows) adds rows here."""
+"""Every periodic job, in one table with stable ids. Reminders will add their rows here."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..services.auth import purge_expired_tokens
+from ..services.no_shows import mark_overdue_no_shows
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,12 +18,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Job:
     id: str
-    run: Callable[[sessionmaker[Session], datetime], object]
+    run: Callable[[sessionmaker[Session], Settings, datetime], object]
     every_seconds: Callable[[Settings], int]
     what: str
 
 
-def _purge_tokens(factory: sessionmaker[Session], now: datetime) -> int:
+def _mark_no_shows(factory: sessionmaker[Session], settings: Settings, now: datetime) -> int:
+    marked = mark_overdue_no_shows(factory, now=now, grace=timedelta(minutes=settings.no_show_grace_minutes),
+                                   step_minutes=settings.slot_step_minutes)
+    if marked:
+        log.info("marked %d overdue sessions as no-shows", marked)
+    return marked
+
+
+def _purge_tokens(factory: sessionmaker[Session], settings: Settings, now: datetime) -> int:
     removed = purge_expired_tokens(factory, now=now)
     if removed:
         log.info("purged %d expired sign-in tokens", removed)
@@ -30,12 +39,14 @@ def _purge_tokens(factory: sessionmaker[Session], now: datetime) -> int:
 
 
 JOBS: tuple[Job, ...] = (
+    Job("mark-no-shows", _mark_no_shows, lambda s: s.scheduler_poll_seconds,
+        "mark sessions still scheduled a grace period after their end as no-shows, with make-ups"),
     Job("purge-expired-tokens", _purge_tokens, lambda s: 3600, "drop sign-in tokens that expired over a day ago"),
 )
 
 
-def run_job(job: Job, factory: sessionmaker[Session]) -> None:
+def run_job(job: Job, factory: sessionmaker[Session], settings: Settings) -> None:
     try:
-        job.run(factory, datetime.now(UTC))
+        job.run(factory, settings, datetime.now(UTC))
     except Exception:  # one failed run must not stop the scheduler; the next run tries again
         log.exception("job %s failed", job.id)

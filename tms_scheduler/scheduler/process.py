@@ -21,7 +21,7 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     factory = make_session_factory(make_engine(settings.database_url))
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job in JOBS:
-        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, factory),
+        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, factory, settings),
                           id=job.id, name=job.what, next_run_time=datetime.now(UTC))
     return scheduler
 

@@ -1,7 +1,7 @@
 """Sites, chairs, closures and protocols: what administrators configure."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -103,23 +103,6 @@ def list_closures(factory: sessionmaker[Session], site_id: str, *, since: date |
         if since:
             query = query.where(models.Closure.date >= since)
         return list(db.scalars(query.order_by(models.Closure.date)))
-
-
-def create_closure(factory: sessionmaker[Session], site_id: str, day: date, reason: str, *,
-                   now: datetime) -> tuple[models.Closure, list[models.TreatmentSession]]:
-    """Adds a closure and answers the sessions it falls on; moving them is the replanning's job."""
-    with transaction(factory) as db:
-        site = get_or_404(db, models.Site, site_id, "site")
-        zone = ZoneInfo(site.timezone)
-        if day < now.astimezone(zone).date():
-            raise RuleViolation(f"{day} is in the past", {"date": "must not be in the past"})
-        if db.scalar(select(models.Closure.id).where(models.Closure.site_id == site_id,
-                                                     models.Closure.date == day)) is not None:
-            raise StateConflict(f"{site.name} is already closed on {day}", {"date": "already closed"})
-        closure = models.Closure(site_id=site_id, date=day, reason=reason)
-        db.add(closure)
-        affected = sessions_on_day(db, site, day, statuses=("scheduled", "checked_in"))
-    return closure, affected
 
 
 def sessions_on_day(db: Session, site: models.Site, day: date, statuses=None) -> list[models.TreatmentSession]:

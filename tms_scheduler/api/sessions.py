@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..services import attendance, courses
+from ..services.attendance import Actor, TreatmentDetails
+from . import schemas
+from .context import ALL_ROLES, caller, db, now, roles, settings
+from .present import miss_out, session_out, zone_of
+
+blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="A session's lifecycle")
+
+CHAIRSIDE = ("front_desk", "technician", "admin")
+
+
+def _actor() -> Actor:
+    return Actor(caller().user_id)
+
+
+@blp.route("/<int:session_id>")
+class SessionById(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.Session)
+    def get(self, session_id):
+        """One session"""
+        return session_out(courses.get_session(db(), session_id))
+
+
+@blp.route("/<int:session_id>/check-in")
+class CheckIn(MethodView):
+    @roles(*CHAIRSIDE)
+    @blp.response(200, schemas.Session)
+    @blp.alt_response(409, schema=schemas.ApiError, description="not scheduled, or not the session's day")
+    def post(self, session_id):
+        """The patient has arrived (on the session's local day)"""
+        return session_out(attendance.check_in(db(), session_id, _actor(), now=now()))
+
+
+@blp.route("/<int:session_id>/complete")
+class Complete(MethodView):
+    @roles("technician", "clinician", "admin")
+    @blp.arguments(schemas.Complete)
+    @blp.response(200, schemas.Session)
+    @blp.alt_response(409, schema=schemas.ApiError, description="not checked in, or not the session's day")
+    def post(self, body, session_id):
+        """The treatment was given; records it (the caller is the technician)"""
+        details = TreatmentDetails(**{**body, "side_effects": tuple(body.get("side_effects", ()))})
+        return session_out(attendance.complete(db(), session_id, details, _actor(), now=now()))
+
+
+@blp.route("/<int:session_id>/treatment-record")
+class Record(MethodView):
+    @roles("technician", "clinician", "admin")
+    @blp.response(200, schemas.TreatmentRecord)
+    def get(self, session_id):
+        """What was given at a completed session"""
+        return attendance.treatment_record(db(), session_id)
+
+
+@blp.route("/<int:session_id>/no-show")
+class NoShow(MethodView):
+    @roles(*CHAIRSIDE)
+    @blp.arguments(schemas.Override, required=False)
+    @blp.response(200, schemas.MissedSession)
+    @blp.alt_response(409, schema=schemas.ApiError, description="not scheduled, or not started yet")
+    def post(self, body, session_id):
+        """The patient did not come; books the make-up"""
+        outcome = attendance.record_no_show(db(), session_id, _actor(), now=now(),
+                                            override_reason=(body or {}).get("override_reason"),
+                                            step_minutes=settings().slot_step_minutes)
+        return miss_out(outcome)
+
+
+@blp.route("/<int:session_id>/cancel")
+class Cancel(MethodView):
+    @roles(*CHAIRSIDE)
+    @blp.arguments(schemas.CancelSession)
+    @blp.response(200, schemas.MissedSession)
+    def post(self, body, session_id):
+        """Cancelled by the patient or the clinic; books the make-up"""
+        outcome = attendance.cancel_session(db(), session_id, by=body["by"], reason=body["reason"], actor=_actor(),
+                                            now=now(), override_reason=body.get("override_reason"),
+                                            step_minutes=settings().slot_step_minutes)
+        return miss_out(outcome)
+
+
+@blp.route("/<int:session_id>/makeup")
+class MakeUp(MethodView):
+    @roles("front_desk", "clinician", "admin")
+    @blp.arguments(schemas.Override)
+    @blp.response(200, schemas.MissedSession)
+    def post(self, body, session_id):
+        """Book the make-up a missed session went without (beyond the authorization: override_reason)"""
+        outcome = attendance.book_makeup(db(), session_id, _actor(), now=now(),
+                                         override_reason=body.get("override_reason"),
+                                         step_minutes=settings().slot_step_minutes)
+        return miss_out(outcome)
+
+
+@blp.route("/<int:session_id>/reschedule")
+class Reschedule(MethodView):
+    @roles("front_desk", "admin")
+    @blp.arguments(schemas.Reschedule)
+    @blp.response(200, schemas.Session)
+    @blp.alt_response(409, schema=schemas.ApiError, description="chair taken, or another session that day")
+    def post(self, body, session_id):
+        """Move the session (same id) to a new start"""
+        return session_out(attendance.reschedule(db(), session_id, body["starts_at"], _actor(), now=now(),
+                                                 reason=body.get("reason")))
+
+
+@blp.route("/<int:session_id>/history")
+class History(MethodView):
+    @roles(*ALL_ROLES)
+    @blp.response(200, schemas.SessionEvent(many=True))
+    def get(self, session_id):
+        """Every change of the session: who, when, from, to, why"""
+        events = attendance.session_history(db(), session_id)
+        zone = zone_of(courses.get_session(db(), session_id).site_id)
+        return [{**{c: getattr(e, c) for c in ("user_id", "action", "from_status", "to_status", "from_chair_id",
+                                                "to_chair_id", "reason")},
+                 "at": e.at.astimezone(zone),
+                 "from_starts_at": e.from_starts_at and e.from_starts_at.astimezone(zone),
+                 "to_starts_at": e.to_starts_at and e.to_starts_at.astimezone(zone)} for e in events]

@@ -1,0 +1,70 @@
+"""Loading one course with everything its changes are checked against, under a lock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import models
+from ..domain.allocation import ChairBook
+from ..domain.calendar import SiteCalendar
+from ..domain.makeups import CourseSession, CourseState
+from ..domain.placement import PLACEMENT_HORIZON_DAYS
+from ..domain.planning import PLANNING_HORIZON_DAYS
+from ..domain.protocols import Cadence
+from .lookups import cadence_of, chair_book, fitting_chairs, get_or_404, site_calendar
+
+@dataclass
+class CourseContext:
+    course: models.Course
+    site: models.Site
+    protocol: models.Protocol
+    cadence: Cadence
+    sessions: list[models.TreatmentSession]
+    calendar: SiteCalendar
+    chairs: dict[int, date | None]  # fitting chairs, locked; the day each goes out of service
+
+    @property
+    def chair_ids(self) -> list[int]:
+        return list(self.chairs)
+
+    def local_day(self, instant: datetime) -> date:
+        return instant.astimezone(self.calendar.zone).date()
+
+    def state(self) -> CourseState:
+        return CourseState(
+            cadence=self.cadence,
+            preferred_time=self.course.preferred_time,
+            sessions=tuple(
+                CourseSession(s.id, s.number, s.kind, s.status, self.local_day(s.starts_at), s.starts_at, s.ends_at,
+                              s.chair_id)
+                for s in self.sessions
+            ),
+        )
+
+    def session(self, session_id: int) -> models.TreatmentSession:
+        return next(s for s in self.sessions if s.id == session_id)
+
+    def next_number(self) -> int:
+        return max((s.number for s in self.sessions), default=0) + 1
+
+
+def load_course(db: Session, course_id: int, *, today: date | None = None) -> CourseContext:
+    """The course locked against concurrent changes (FOR UPDATE on PostgreSQL), with its sessions."""
+    course = db.scalar(select(models.Course).where(models.Course.id == course_id).with_for_update())
+    if course is None:
+        get_or_404(db, models.Course, course_id, "course")
+    site = db.get(models.Site, course.site_id)
+    protocol = db.get(models.Protocol, course.protocol_id)
+    sessions = list(db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id == course.id)
+                               .order_by(models.TreatmentSession.starts_at, models.TreatmentSession.number)))
+    first = min([course.start_date, *([today] if today else [])])
+    calendar = site_calendar(db, site, first, first + timedelta(days=PLANNING_HORIZON_DAYS))
+    chairs = fitting_chairs(db, site.id, protocol.coil)
+    return CourseContext(course, site, protocol, cadence_of(protocol), sessions, calendar, chairs)
+
+
+def busy_book(db: Session, ctx: CourseContext, first_day: date, days: int = PLACEMENT_HORIZON_DAYS + 120) -> ChairBook:
+    return chair_book(db, ctx.chairs, ctx.calendar.zone, first_day, first_day + timedelta(days=days))

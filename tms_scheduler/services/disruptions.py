@@ -1,0 +1,129 @@
+"""A closure added after booking, or a chair taken out of service: which sessions it hits, and moving them.
+
+Each affected session first looks for another fitting chair on its own day (the nearest
+free time to its own); failing that it goes to the end of its phase, the taper moving back
+behind it. Every move is reported; nothing is dropped silently: a session that finds no
+place at all fails the whole replan, which then changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import models
+from ..db.engine import transaction
+from ..domain.calendar import day_start
+from ..domain.errors import NotFound, RuleViolation, StateConflict
+from ..domain.makeups import Move, append_session
+from ..domain.placement import place_session
+from ..domain.planning import TAPER
+from .attendance import Actor, _apply_moves
+from .course_context import busy_book, load_course
+from .lookups import get_or_404
+
+
+@dataclass(frozen=True)
+class SessionMove:
+    session_id: int
+    course_id: int
+    from_starts_at: datetime
+    from_chair_id: int
+    to_starts_at: datetime
+    to_chair_id: int
+
+
+@dataclass(frozen=True)
+class Disruption:
+    affected: list[models.TreatmentSession]
+    moves: list[SessionMove]
+
+
+def _affected(db: Session, site_id: str, *, chair_id: int | None, first: datetime,
+              last: datetime | None) -> list[models.TreatmentSession]:
+    query = select(models.TreatmentSession).where(
+        models.TreatmentSession.site_id == site_id,
+        models.TreatmentSession.status.in_(("scheduled", "checked_in")),
+        models.TreatmentSession.starts_at >= first)
+    if last is not None:
+        query = query.where(models.TreatmentSession.starts_at < last)
+    if chair_id is not None:
+        query = query.where(models.TreatmentSession.chair_id == chair_id)
+    return list(db.scalars(query.order_by(models.TreatmentSession.starts_at, models.TreatmentSession.id)))
+
+
+def close_site(factory: sessionmaker[Session], site_id: str, day: date, reason: str, actor: Actor, *, now: datetime,
+               replan: bool, step_minutes: int = 15) -> tuple[models.Closure, Disruption]:
+    with transaction(factory) as db:
+        site = get_or_404(db, models.Site, site_id, "site")
+        zone = ZoneInfo(site.timezone)
+        if day < now.astimezone(zone).date():
+            raise RuleViolation(f"{day} is in the past", {"date": "must not be in the past"})
+        if db.scalar(select(models.Closure.id).where(models.Closure.site_id == site_id,
+                                                     models.Closure.date == day)) is not None:
+            raise StateConflict(f"{site.name} is already closed on {day}", {"date": "already closed"})
+        closure = models.Closure(site_id=site_id, date=day, reason=reason)
+        db.add(closure)
+        db.flush()
+        affected = _affected(db, site_id, chair_id=None, first=day_start(day, zone),
+                             last=day_start(day + timedelta(days=1), zone))
+        moves = _replan(db, affected, actor, now, step_minutes, same_day=False,
+                        reason=f"site closed on {day}: {reason}") if replan else []
+    return closure, Disruption(affected, moves)
+
+
+def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, from_day: date, reason: str,
+                 actor: Actor, *, now: datetime, replan: bool, step_minutes: int = 15) -> tuple[models.Chair, Disruption]:
+    with transaction(factory) as db:
+        chair = get_or_404(db, models.Chair, chair_id, "chair")
+        if chair.site_id != site_id:
+            raise NotFound(f"No chair {chair_id} at site {site_id!r}")
+        zone = ZoneInfo(db.get(models.Site, site_id).timezone)
+        if from_day < now.astimezone(zone).date():
+            raise RuleViolation(f"{from_day} is in the past", {"from_date": "must not be in the past"})
+        chair.out_of_service_from = from_day
+        db.flush()
+        affected = _affected(db, site_id, chair_id=chair_id, first=max(day_start(from_day, zone), now), last=None)
+        moves = _replan(db, affected, actor, now, step_minutes, same_day=True,
+                        reason=f"chair {chair.name} out of service from {from_day}: {reason}") if replan else []
+    return chair, Disruption(affected, moves)
+
+
+def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, now: datetime, step_minutes: int, *,
+            same_day: bool, reason: str) -> list[SessionMove]:
+    moves: list[SessionMove] = []
+    by_course: dict[int, list[int]] = {}
+    for s in affected:
+        by_course.setdefault(s.course_id, []).append(s.id)
+    for course_id, session_ids in sorted(by_course.items()):
+        ctx = load_course(db, course_id, today=now.date())
+        for session_id in session_ids:
+            s = ctx.session(session_id)
+            before = (s.starts_at, s.chair_id)
+            book = busy_book(db, ctx, ctx.local_day(now))
+            book.release(s.chair_id, s.starts_at, s.ends_at)
+            minutes = int((s.ends_at - s.starts_at).total_seconds() // 60)
+            day = ctx.local_day(s.starts_at)
+            placement = None
+            if same_day and ctx.calendar.is_open_on(day):
+                placement = place_session(ctx.calendar, book, first_day=day, preferred=ctx.course.preferred_time,
+                                          minutes=minutes, chair_order=ctx.chair_ids, step_minutes=step_minutes,
+                                          not_before=now, days=1)
+            if placement is not None:
+                course_moves = [Move(s.id, placement)]
+            else:
+                extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if s.kind == TAPER else s.kind,
+                                           minutes=minutes, now=now, step_minutes=step_minutes,
+                                           moving=frozenset({s.id}))
+                course_moves = [Move(s.id, extension.placement), *extension.taper_moves]
+            originals = {m.session_id: (ctx.session(m.session_id).starts_at, ctx.session(m.session_id).chair_id)
+                         for m in course_moves}
+            originals[s.id] = before
+            for moved in _apply_moves(db, ctx, course_moves, actor, now, reason=reason):
+                from_starts_at, from_chair_id = originals[moved.id]
+                moves.append(SessionMove(moved.id, course_id, from_starts_at, from_chair_id, moved.starts_at,
+                                         moved.chair_id))
+    return moves

@@ -1,0 +1,114 @@
+"""PHQ-9 scores, a course's progress, and the clinician's worklist."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import models
+from ..db.engine import transaction
+from ..domain import outcomes
+from ..domain.progress import AuthorizationFact, Progress, SessionFact, progress, urgency
+from ..domain.errors import RuleViolation
+from .lookups import get_or_404
+
+INSTRUMENTS = ("PHQ-9",)
+
+
+def add_assessment(factory: sessionmaker[Session], course_id: int, *, instrument: str, score: int, taken_on: date,
+                   user_id: int | None, now: datetime) -> models.Assessment:
+    if instrument not in INSTRUMENTS:
+        raise RuleViolation(f"Unknown instrument {instrument!r}", {"instrument": "PHQ-9"})
+    with transaction(factory) as db:
+        course = get_or_404(db, models.Course, course_id, "course")
+        zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
+        first = db.scalar(select(models.TreatmentSession.starts_at).where(
+            models.TreatmentSession.course_id == course_id).order_by(models.TreatmentSession.starts_at).limit(1))
+        first_day = first.astimezone(zone).date() if first else course.start_date
+        outcomes.check_score(score, taken_on, now.astimezone(zone).date(), first_day)
+        assessment = models.Assessment(course_id=course_id, instrument=instrument, score=score, taken_on=taken_on,
+                                       recorded_by=user_id, recorded_at=now)
+        db.add(assessment)
+    return assessment
+
+
+def list_assessments(factory: sessionmaker[Session], course_id: int) -> list[models.Assessment]:
+    with transaction(factory) as db:
+        get_or_404(db, models.Course, course_id, "course")
+        return list(db.scalars(select(models.Assessment).where(models.Assessment.course_id == course_id)
+                               .order_by(models.Assessment.taken_on, models.Assessment.id)))
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    course: models.Course
+    progress: Progress
+    outcome: outcomes.Outcome
+    authorization: dict | None
+    patient_name: str | None = None
+
+
+def _facts(sessions: list[models.TreatmentSession], zone: ZoneInfo) -> list[SessionFact]:
+    # Sessions released by a pause or a cancelled course were never missed by the patient.
+    return [SessionFact(s.number, s.kind, s.status, s.starts_at.astimezone(zone).date(), s.starts_at)
+            for s in sessions if s.cancelled_by not in ("pause", "course_cancel")]
+
+
+def _course_progress(course: models.Course, protocol: models.Protocol, sessions: list[models.TreatmentSession],
+                     scores: list[outcomes.Score], zone: ZoneInfo, now: datetime) -> CourseProgress:
+    auth = None
+    if course.authorized_sessions is not None or course.authorization_valid_to is not None:
+        auth = AuthorizationFact(course.authorized_sessions, course.authorization_valid_to)
+    result = progress(_facts(sessions, zone), protocol.total_sessions, auth, now, now.astimezone(zone).date())
+    authorization = None
+    if auth is not None or course.authorization_number:
+        authorization = {
+            "payer": course.payer, "number": course.authorization_number, "sessions": course.authorized_sessions,
+            "used": result.authorization_used, "left": result.authorization_left,
+            "valid_from": course.authorization_valid_from, "valid_to": course.authorization_valid_to,
+            "warnings": [f.message for f in result.flags if f.code == "authorization_expiring"],
+        }
+    return CourseProgress(course, result, outcomes.outcome(scores), authorization)
+
+
+def course_progress(factory: sessionmaker[Session], course_id: int, *, now: datetime) -> CourseProgress:
+    with transaction(factory) as db:
+        course = get_or_404(db, models.Course, course_id, "course")
+        protocol = db.get(models.Protocol, course.protocol_id)
+        zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
+        sessions = list(db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id == course_id)))
+        scores = [outcomes.Score(t, s) for t, s in db.execute(
+            select(models.Assessment.taken_on, models.Assessment.score).where(models.Assessment.course_id == course_id))]
+    return _course_progress(course, protocol, sessions, scores, zone, now)
+
+
+def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, flag: str | None = None,
+             ) -> list[CourseProgress]:
+    """The site's active courses, most urgent first: a fixed number of queries whatever their number."""
+    with transaction(factory) as db:
+        site = get_or_404(db, models.Site, site_id, "site")
+        zone = ZoneInfo(site.timezone)
+        courses = list(db.scalars(select(models.Course).where(models.Course.site_id == site_id,
+                                                              models.Course.status == "active")))
+        protocols = {p.id: p for p in db.scalars(select(models.Protocol))}
+        ids = [c.id for c in courses]
+        sessions: dict[int, list[models.TreatmentSession]] = {i: [] for i in ids}
+        scores: dict[int, list[outcomes.Score]] = {i: [] for i in ids}
+        if ids:
+            for s in db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id.in_(ids))):
+                sessions[s.course_id].append(s)
+            for course_id, taken_on, score in db.execute(
+                    select(models.Assessment.course_id, models.Assessment.taken_on, models.Assessment.score)
+                    .where(models.Assessment.course_id.in_(ids))):
+                scores[course_id].append(outcomes.Score(taken_on, score))
+        names = {pid: f"{first} {last}" for pid, first, last in db.execute(
+            select(models.Patient.id, models.Patient.first_name, models.Patient.last_name)
+            .where(models.Patient.id.in_({c.patient_id for c in courses})))} if courses else {}
+    entries = [replace(_course_progress(c, protocols[c.protocol_id], sessions[c.id], scores[c.id], zone, now),
+                       patient_name=names[c.patient_id]) for c in courses]
+    if flag:
+        entries = [e for e in entries if any(f.code == flag for f in e.progress.flags)]
+    return sorted(entries, key=lambda e: (*urgency(e.progress.flags), e.course.id))
