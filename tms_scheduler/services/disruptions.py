@@ -20,7 +20,7 @@ from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.makeups import Move, append_session
 from ..domain.placement import place_session
-from ..domain.planning import TAPER
+from ..domain.planning import MAPPING, TAPER
 from .attendance import Actor, _apply_moves
 from .course_context import busy_book, load_course
 from .lookups import get_or_404
@@ -92,6 +92,34 @@ def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fr
     return chair, Disruption(affected, moves)
 
 
+def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, step_minutes: int) -> list[Move]:
+    """The mapping must stay first: it takes the next session's day, and that session goes to the
+    end of the daily phase like any displaced one."""
+    later = [o for o in ctx.sessions if o.status == "scheduled" and o.starts_at > mapping.starts_at]
+    if not later:
+        extension = append_session(ctx.state(), ctx.calendar, book, kind=MAPPING,
+                                   minutes=_minutes(mapping), now=now, step_minutes=step_minutes,
+                                   moving=frozenset({mapping.id}))
+        return [Move(mapping.id, extension.placement), *extension.taper_moves]
+    following = min(later, key=lambda o: o.starts_at)
+    book.release(following.chair_id, following.starts_at, following.ends_at)
+    placement = place_session(ctx.calendar, book, first_day=ctx.local_day(following.starts_at),
+                              preferred=ctx.course.preferred_time, minutes=_minutes(mapping),
+                              chair_order=[following.chair_id, *ctx.chair_ids], step_minutes=step_minutes,
+                              not_before=now, days=1)
+    if placement is None:
+        raise RuleViolation(f"No chair has room for the {_minutes(mapping)}-minute mapping session on "
+                            f"{ctx.local_day(following.starts_at)}", {"date": "the mapping session cannot move"})
+    book.take(placement.chair_id, placement.starts_at, placement.ends_at)
+    extension = append_session(ctx.state(), ctx.calendar, book, kind=following.kind, minutes=_minutes(following),
+                               now=now, step_minutes=step_minutes, moving=frozenset({mapping.id, following.id}))
+    return [Move(mapping.id, placement), Move(following.id, extension.placement), *extension.taper_moves]
+
+
+def _minutes(s: models.TreatmentSession) -> int:
+    return int((s.ends_at - s.starts_at).total_seconds() // 60)
+
+
 def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, now: datetime, step_minutes: int, *,
             same_day: bool, reason: str) -> list[SessionMove]:
     moves: list[SessionMove] = []
@@ -114,6 +142,8 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
                                           not_before=now, days=1)
             if placement is not None:
                 course_moves = [Move(s.id, placement)]
+            elif s.kind == MAPPING:
+                course_moves = _mapping_moves(ctx, s, book, now, step_minutes)
             else:
                 extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if s.kind == TAPER else s.kind,
                                            minutes=minutes, now=now, step_minutes=step_minutes,
