@@ -87,8 +87,8 @@ class SignedIn:
 class StatementCounter:
     """Counts what the app's engine sends: statements (before_cursor_execute) and pool checkouts.
 
-    With pool_pre_ping each checkout also costs one ping round trip, which the statement event
-    does not see; implicit BEGIN / COMMIT are not statements here either.
+    Implicit BEGIN / COMMIT are not statements here (they are round trips all the same); should the
+    engine use pool_pre_ping again, each checkout would add one more round trip the listener does not see.
     """
 
     def __init__(self, engine):

@@ -156,7 +156,7 @@ def main() -> None:
             print(f"\nratio booking / raw batch (medians): {ratio:.1f}x   goal <= {GOAL_RATIO:.0f}x: "
                   f"{'MET' if ratio <= GOAL_RATIO else f'MISSED by {ratio / GOAL_RATIO:.1f}x'}")
 
-            print("\nstatements one booking sends (before_cursor_execute; pool checkouts each add a pre-ping):")
+            print("\nstatements one booking sends (before_cursor_execute), and pool checkouts:")
             for protocol, expected in (("itbs", 30), ("tms-10hz-standard", 36), ("deep-tms-h1", 36),
                                        ("accelerated-itbs", 50)):
                 with counter.counting():

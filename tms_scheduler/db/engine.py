@@ -20,6 +20,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     # No pre-ping: it costs a round trip per checkout; a connection the server dropped
     # fails its statement, SQLAlchemy discards the pool, and the request can be retried.
     kwargs.setdefault("pool_recycle", 1800)
+    # Sessions on UTC: timestamps come back already in UTC and need no conversion.
+    kwargs.setdefault("connect_args", {"options": "-c timezone=UTC"})
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from .allocation import ChairBook
 from .calendar import SiteCalendar
 from .errors import RuleViolation
-from .lifecycle import CHECKED_IN, COMPLETED, SCHEDULED
+from .lifecycle import CHECKED_IN, COMPLETED, MISSED, SCHEDULED
 from .placement import Placement, place_session
 from .planning import TAPER, lay_out, monday_of
 from .protocols import Cadence, Phase
@@ -87,13 +87,16 @@ def append_session(course: CourseState, calendar: SiteCalendar, book: ChairBook,
     taper = [s for s in holding if s.kind == TAPER]
     taper_started = any(s.status != SCHEDULED for s in taper)
 
+    # The new session goes after the phase's last slot, a missed one included: a make-up
+    # for the last daily session never lands back on the day that was missed.
+    slots = [s for s in course.sessions if s.id not in moving and s.status in (*HOLDING, *MISSED)]
     if kind == TAPER or taper_started:
-        anchor = holding
+        anchor = slots
     else:
-        anchor = [s for s in holding if s.kind != TAPER]
+        anchor = [s for s in slots if s.kind != TAPER]
         for s in taper:  # the taper is laid out again behind the new session
             book.release(s.chair_id, s.starts_at, s.ends_at)
-    busy_days = frozenset(s.day for s in anchor)
+    busy_days = frozenset(s.day for s in anchor if s.status in HOLDING)
     last = max(anchor, key=lambda s: s.ends_at, default=None)
 
     if course.cadence.sessions_per_day > 1 and last is not None:
@@ -153,21 +156,41 @@ def lay_out_again(course: CourseState, calendar: SiteCalendar, book: ChairBook, 
     slots = lay_out(plan, calendar, from_day)
     busy_days = {s.day for s in course.holding()}
     chair_order = [c for c in [course.usual_chair()] if c is not None]
+    if cadence.sessions_per_day > 1:
+        return _one_after_another(course, calendar, book, [*daily, *taper], from_day=from_day, now=now,
+                                  chair_order=chair_order, step_minutes=step_minutes)
     placed: list[tuple[CourseSession, Placement]] = []
-    previous: Placement | None = None
     for session, slot in zip([*daily, *taper], slots):
-        accelerated = cadence.sessions_per_day > 1
-        not_before = now
-        if accelerated and previous is not None and previous.day == slot.day:
-            not_before = max(now, previous.ends_at + timedelta(minutes=cadence.min_gap_minutes))
         placement = place_session(calendar, book, first_day=slot.day, preferred=course.preferred_time,
                                   minutes=session.minutes, chair_order=[session.chair_id, *chair_order],
-                                  step_minutes=step_minutes, not_before=not_before,
-                                  blocked_days=frozenset() if accelerated else frozenset(busy_days))
+                                  step_minutes=step_minutes, not_before=now, blocked_days=frozenset(busy_days))
         if placement is None:
             raise _no_room(f"session {session.number}")
         book.take(placement.chair_id, placement.starts_at, placement.ends_at)
         busy_days.add(placement.day)
+        placed.append((session, placement))
+    return placed
+
+
+def _one_after_another(course: CourseState, calendar: SiteCalendar, book: ChairBook, sessions: list[CourseSession],
+                       *, from_day: date, now: datetime, chair_order: list[int],
+                       step_minutes: int) -> list[tuple[CourseSession, Placement]]:
+    """Accelerated: each session the protocol's gap after the one before, at most `sessions_per_day` a day."""
+    cadence = course.cadence
+    per_day: dict[date, int] = {}
+    placed: list[tuple[CourseSession, Placement]] = []
+    previous: Placement | None = None
+    for session in sessions:
+        not_before = now if previous is None else max(now, previous.ends_at + timedelta(minutes=cadence.min_gap_minutes))
+        full = frozenset(d for d, n in per_day.items() if n >= cadence.sessions_per_day)
+        placement = place_session(calendar, book, first_day=previous.day if previous else from_day,
+                                  preferred=course.preferred_time, minutes=session.minutes,
+                                  chair_order=[session.chair_id, *chair_order], step_minutes=step_minutes,
+                                  not_before=not_before, blocked_days=full)
+        if placement is None:
+            raise _no_room(f"session {session.number}")
+        book.take(placement.chair_id, placement.starts_at, placement.ends_at)
+        per_day[placement.day] = per_day.get(placement.day, 0) + 1
         placed.append((session, placement))
         previous = placement
     return placed

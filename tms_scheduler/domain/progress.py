@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, timedelta
 
 from .lifecycle import CANCELLED, CHECKED_IN, COMPLETED, MISSED, NO_SHOW, SCHEDULED
@@ -19,8 +20,9 @@ FLAG_ORDER = ("consecutive_misses", "gap_over_7_days", "authorization_expiring",
               "daily_phase_over_6_weeks", "mt_recheck_due")
 
 
-@dataclass(frozen=True)
-class SessionFact:
+class SessionFact(NamedTuple):
+    """What progress needs of a session (a tuple: a site's worklist makes thousands)."""
+
     number: int
     kind: str
     status: str
@@ -129,6 +131,7 @@ def mt_recheck_due(sessions: list[SessionFact], today: date) -> Flag | None:
 
 def progress(sessions: list[SessionFact], prescribed: int, auth: AuthorizationFact | None, now: datetime,
              today: date) -> Progress:
+    sessions = _in_time_order(sessions)  # sorted once; the rules below then find it sorted
     completed = sum(s.status == COMPLETED for s in sessions)
     missed = sum(s.status in MISSED for s in sessions)
     attended_or_missed = completed + missed

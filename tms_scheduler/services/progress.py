@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -51,18 +51,35 @@ class CourseProgress:
     patient_name: str | None = None
 
 
-def _facts(sessions: list[models.TreatmentSession], zone: ZoneInfo) -> list[SessionFact]:
-    # Sessions released by a pause or a cancelled course were never missed by the patient.
-    return [SessionFact(s.number, s.kind, s.status, s.starts_at.astimezone(zone).date(), s.starts_at)
-            for s in sessions if s.cancelled_by not in ("pause", "course_cancel")]
+# Progress reads only these columns of a session: plain rows, no ORM objects, since a
+# site's worklist reads thousands of them.
+FACT_COLUMNS = (models.TreatmentSession.course_id, models.TreatmentSession.number, models.TreatmentSession.kind,
+                models.TreatmentSession.status, models.TreatmentSession.starts_at,
+                models.TreatmentSession.cancelled_by)
 
 
-def _course_progress(course: models.Course, protocol: models.Protocol, sessions: list[models.TreatmentSession],
+def _facts(rows, zone: ZoneInfo) -> dict[int, list[SessionFact]]:
+    """Session facts by course. Sessions released by a pause or a cancelled course were never missed."""
+    offsets: dict[int, timedelta] = {}  # UTC offset by hour: one zone lookup per hour, not per session
+    facts: dict[int, list[SessionFact]] = {}
+    for course_id, number, kind, status, starts_at, cancelled_by in rows:
+        if cancelled_by in ("pause", "course_cancel"):
+            continue
+        hour = int(starts_at.timestamp()) // 3600
+        offset = offsets.get(hour)
+        if offset is None:
+            offset = offsets[hour] = starts_at.astimezone(zone).utcoffset()
+        facts.setdefault(course_id, []).append(
+            SessionFact(number, kind, status, (starts_at + offset).date(), starts_at))
+    return facts
+
+
+def _course_progress(course: models.Course, protocol: models.Protocol, facts: list[SessionFact],
                      scores: list[outcomes.Score], zone: ZoneInfo, now: datetime) -> CourseProgress:
     auth = None
     if course.authorized_sessions is not None or course.authorization_valid_to is not None:
         auth = AuthorizationFact(course.authorized_sessions, course.authorization_valid_to)
-    result = progress(_facts(sessions, zone), protocol.total_sessions, auth, now, now.astimezone(zone).date())
+    result = progress(facts, protocol.total_sessions, auth, now, now.astimezone(zone).date())
     authorization = None
     if auth is not None or course.authorization_number:
         authorization = {
@@ -79,10 +96,10 @@ def course_progress(factory: sessionmaker[Session], course_id: int, *, now: date
         course = get_or_404(db, models.Course, course_id, "course")
         protocol = db.get(models.Protocol, course.protocol_id)
         zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
-        sessions = list(db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id == course_id)))
+        facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id == course_id)), zone)
         scores = [outcomes.Score(t, s) for t, s in db.execute(
             select(models.Assessment.taken_on, models.Assessment.score).where(models.Assessment.course_id == course_id))]
-    return _course_progress(course, protocol, sessions, scores, zone, now)
+    return _course_progress(course, protocol, facts.get(course_id, []), scores, zone, now)
 
 
 def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, flag: str | None = None,
@@ -95,11 +112,10 @@ def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, fla
                                                               models.Course.status == "active")))
         protocols = {p.id: p for p in db.scalars(select(models.Protocol))}
         ids = [c.id for c in courses]
-        sessions: dict[int, list[models.TreatmentSession]] = {i: [] for i in ids}
+        facts: dict[int, list[SessionFact]] = {}
         scores: dict[int, list[outcomes.Score]] = {i: [] for i in ids}
         if ids:
-            for s in db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id.in_(ids))):
-                sessions[s.course_id].append(s)
+            facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id.in_(ids))), zone)
             for course_id, taken_on, score in db.execute(
                     select(models.Assessment.course_id, models.Assessment.taken_on, models.Assessment.score)
                     .where(models.Assessment.course_id.in_(ids))):
@@ -107,7 +123,7 @@ def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, fla
         names = {pid: f"{first} {last}" for pid, first, last in db.execute(
             select(models.Patient.id, models.Patient.first_name, models.Patient.last_name)
             .where(models.Patient.id.in_({c.patient_id for c in courses})))} if courses else {}
-    entries = [replace(_course_progress(c, protocols[c.protocol_id], sessions[c.id], scores[c.id], zone, now),
+    entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], zone, now),
                        patient_name=names[c.patient_id]) for c in courses]
     if flag:
         entries = [e for e in entries if any(f.code == flag for f in e.progress.flags)]
