@@ -149,6 +149,17 @@ def test_more_than_7_days_since_the_last_session_with_nothing_ahead_is_flagged()
     assert gap_over_7_days(sessions, date(2027, 3, 9)) is not None
 
 
+def test_a_course_that_owes_no_more_sessions_has_no_gap_to_today():
+    sessions = [fact(1, MON, COMPLETED)]
+    assert gap_over_7_days(sessions, date(2027, 3, 30), owes_more=False) is None
+
+
+def test_a_finished_course_is_not_flagged_for_the_days_since_its_last_session():
+    sessions = [fact(n, MON + timedelta(days=n - 1), COMPLETED) for n in range(1, 4)]
+    result = progress(sessions, 3, None, noon(date(2027, 4, 30)), date(2027, 4, 30))
+    assert "gap_over_7_days" not in codes(result.flags)
+
+
 def test_7_days_since_the_last_session_with_nothing_ahead_is_not_flagged():
     sessions = [fact(1, MON, COMPLETED)]
     assert gap_over_7_days(sessions, date(2027, 3, 8)) is None

@@ -83,13 +83,14 @@ def low_week(sessions: list[SessionFact], today: date) -> Flag | None:
     return None
 
 
-def gap_over_7_days(sessions: list[SessionFact], today: date) -> Flag | None:
-    """More than 7 calendar days between two treatments given, or from the last one to the next."""
+def gap_over_7_days(sessions: list[SessionFact], today: date, owes_more: bool = True) -> Flag | None:
+    """More than 7 calendar days between two treatments given, or from the last one to the next
+    (to today, while the course still owes sessions and none is booked)."""
     given = sorted(s.day for s in sessions if s.status == COMPLETED)
     ahead = sorted(s.day for s in sessions if s.status in (SCHEDULED, CHECKED_IN) and s.day >= today)
     if not given:
         return None
-    days = given + ahead[:1] if ahead else given + [today]
+    days = given + ahead[:1] if ahead else given + ([today] if owes_more else [])
     for earlier, later in zip(days, days[1:]):
         if (later - earlier).days > MAX_GAP_DAYS:
             return Flag("gap_over_7_days", f"{(later - earlier).days} days between treatments after {earlier}")
@@ -138,7 +139,7 @@ def progress(sessions: list[SessionFact], prescribed: int, auth: AuthorizationFa
     upcoming = [s.day for s in sessions if s.status in (SCHEDULED, CHECKED_IN)]
     flags = [f for f in (
         consecutive_misses(sessions, now),
-        gap_over_7_days(sessions, today),
+        gap_over_7_days(sessions, today, owes_more=completed < prescribed),
         authorization_expiring(auth, completed, today),
         low_week(sessions, today),
         daily_phase_over_6_weeks(sessions),
