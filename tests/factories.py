@@ -83,3 +83,58 @@ def fill_fullerton_figure8_chairs(client, preferred_time: str = "09:00", start_d
                     preferred_time=preferred_time, start_date=start_date)
         for i in range(2)
     ]
+
+
+# --- helpers for the attendance tests
+
+LOS_ANGELES = "America/Los_Angeles"
+
+
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0):
+    """An instant given as Fullerton's wall-clock time (America/Los_Angeles), in UTC."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(LOS_ANGELES)).astimezone(UTC)
+
+
+def signed_in(client, role: str):
+    """A fresh sign-in as the demo user of `role` at the app clock's present time.
+
+    Tokens live 12 hours on the app clock, so a test that moves the clock far signs in again.
+    """
+    from tests.conftest import DEMO_PASSWORDS, RoleClient
+
+    username, password = DEMO_PASSWORDS[role]
+    answer = client.post("/api/v1/auth/tokens", json={"username": username, "password": password})
+    assert answer.status_code == 201, answer.json
+    return RoleClient(client, answer.json["token"])
+
+
+def user_id_of(db, role: str) -> int:
+    """The id of the demo user of `role`."""
+    from sqlalchemy import select
+
+    from tests.conftest import DEMO_PASSWORDS
+    from tms_scheduler.db.models import User
+
+    with db() as session:
+        return session.scalar(select(User.id).where(User.username == DEMO_PASSWORDS[role][0]))
+
+
+def chair_ids(client, site_id: str = "fullerton", coil: str = "figure-8") -> list[int]:
+    """The site's chairs of one coil, in id order."""
+    answer = client.get(f"/api/v1/sites/{site_id}/chairs")
+    assert answer.status_code == 200, answer.json
+    return sorted(c["id"] for c in answer.json if c["coil"] == coil)
+
+
+def signed_in_at(client, clock, when, role: str = "front_desk"):
+    """Moves the app clock to `when` and signs in afresh as `role` there."""
+    clock.now = when
+    return signed_in(client, role)
+
+
+def session_number(course: dict, number: int) -> dict:
+    """The course's session with that number."""
+    return next(s for s in course["sessions"] if s["number"] == number)

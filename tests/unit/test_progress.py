@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from tms_scheduler.domain.lifecycle import CANCELLED, CHECKED_IN, COMPLETED, NO_SHOW, SCHEDULED
-from tms_scheduler.domain.planning import MAKEUP, TAPER, TREATMENT
+from tms_scheduler.domain.planning import MAKEUP, TREATMENT
 from tms_scheduler.domain.progress import (
     FLAG_ORDER,
     AuthorizationFact,

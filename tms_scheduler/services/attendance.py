@@ -148,7 +148,7 @@ def _miss(db: Session, ctx: CourseContext, s: models.TreatmentSession, status: s
     sessions_before = list(ctx.sessions)
     try:
         makeup, moved = _book_makeup(db, ctx, s, actor, now, step_minutes)
-        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.local_day(makeup.starts_at))
+        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.last_day())
         if after and not override_reason:
             raise RuleViolation(after + "; give override_reason to book the make-up anyway")
     except DomainError as exc:
@@ -176,7 +176,7 @@ def book_makeup(factory: sessionmaker[Session], session_id: int, actor: Actor, *
         if refusal and not override_reason:
             raise RuleViolation(refusal, {"override_reason": "needed: the make-up is beyond the authorization"})
         makeup, moved = _book_makeup(db, ctx, s, actor, now, step_minutes)
-        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.local_day(makeup.starts_at))
+        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.last_day())
         if (refusal or after) and not override_reason:
             raise RuleViolation(after, {"override_reason": "needed: the make-up falls outside the authorization"})
         if refusal or after:
@@ -201,7 +201,8 @@ def authorization_refusal(ctx: CourseContext, *, extra_sessions: int, last_day: 
         return (f"the course would hold {holding + extra_sessions} sessions but "
                 f"{course.authorized_sessions} are authorized")
     if last_day and course.authorization_valid_to and last_day > course.authorization_valid_to:
-        return f"the make-up on {last_day} is after the authorization ends ({course.authorization_valid_to})"
+        return (f"with the make-up the course runs to {last_day}, after the authorization ends "
+                f"({course.authorization_valid_to})")
     return None
 
 

@@ -47,6 +47,11 @@ class CourseContext:
     def session(self, session_id: int) -> models.TreatmentSession:
         return next(s for s in self.sessions if s.id == session_id)
 
+    def last_day(self) -> date | None:
+        """The local day of the course's last session that still holds a chair (taper moves included)."""
+        held = [s.starts_at for s in self.sessions if s.status in models.CHAIR_HOLDING_STATUSES]
+        return self.local_day(max(held)) if held else None
+
     def next_number(self) -> int:
         return max((s.number for s in self.sessions), default=0) + 1
 
