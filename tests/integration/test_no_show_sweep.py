@@ -120,6 +120,25 @@ def test_sweeping_again_marks_nothing_more(db, three_courses):
     assert (no_show_events(db), makeups_for(db)) == (events, made_up)
 
 
+
+def test_a_course_the_sweep_cannot_handle_does_not_hold_up_the_others(db, three_courses, monkeypatch):
+    from tms_scheduler.services import no_shows
+
+    broken = three_courses["due"]["id"]
+    real_load = no_shows.load_course
+
+    def load_course(session, course_id, **kwargs):
+        if course_id == broken:
+            raise RuntimeError("a course the sweep cannot read")
+        return real_load(session, course_id, **kwargs)
+
+    monkeypatch.setattr(no_shows, "load_course", load_course)
+    marked = mark_overdue_no_shows(db, now=local(2027, 3, 3, 12, 0), grace=timedelta(minutes=30))
+
+    running = session_number(three_courses["running"], 1)["id"]
+    assert statuses(db, [running]) == {running: "no_show"}
+    assert marked == 1
+
 # --- two scheduler processes against one PostgreSQL database
 
 def _monday_of(day: date) -> date:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
 from ..db.engine import transaction
-from .attendance import SCHEDULER, _miss
+from .attendance import SCHEDULER, MissOutcome, _miss
 from .course_context import load_course
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,27 @@ def mark_overdue_no_shows(factory: sessionmaker[Session], *, now: datetime, grac
         ))
     marked = 0
     for session_id, course_id in due:
-        with transaction(factory) as db:
-            ctx = load_course(db, course_id, today=now.date())
-            s = ctx.session(session_id)
-            if s.status != "scheduled" or ctx.course.status != "active":
-                continue  # another scheduler (or the front desk) got there first
-            outcome = _miss(db, ctx, s, "no_show", SCHEDULER, now, action="no_show", by=None,
-                            reason=f"still scheduled {grace} after its end", override_reason=None,
-                            step_minutes=step_minutes)
-            marked += 1
+        try:
+            outcome = _mark_one(factory, session_id, course_id, now, grace, step_minutes)
+        except Exception:  # one session that cannot be handled must not hold up the rest
+            log.exception("session %s: could not be marked a no-show", session_id)
+            continue
+        if outcome is None:
+            continue
+        marked += 1
         if outcome.makeup_refused:
             # The no-show stands; the worklist and the session's answer show the missing make-up.
             log.warning("session %s: no-show recorded, make-up not booked: %s", session_id, outcome.makeup_refused)
     return marked
+
+
+def _mark_one(factory: sessionmaker[Session], session_id: int, course_id: int, now: datetime, grace: timedelta,
+              step_minutes: int) -> MissOutcome | None:
+    with transaction(factory) as db:
+        ctx = load_course(db, course_id, today=now.date())
+        s = ctx.session(session_id)
+        if s.status != "scheduled" or ctx.course.status != "active":
+            return None  # another scheduler (or the front desk) got there first
+        return _miss(db, ctx, s, "no_show", SCHEDULER, now, action="no_show", by=None,
+                     reason=f"still scheduled {grace} after its end", override_reason=None,
+                     step_minutes=step_minutes)
