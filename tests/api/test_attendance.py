@@ -317,6 +317,38 @@ def test_rescheduling_moves_the_same_session_to_the_new_time(front_desk, course)
     assert len(sessions) == 36
 
 
+def test_rescheduling_past_the_authorizations_end_answers_422_and_writes_nothing(front_desk, db):
+    course = book_course(front_desk, create_patient(front_desk)["id"],
+                         authorization={"sessions": 36, "valid_to": "2027-04-30"})
+    last = max(course["sessions"], key=lambda s: s["starts_at"])
+
+    with writes_nothing(db):
+        answer = front_desk.post(url(last, "reschedule"), json={"starts_at": "2027-05-03T09:00:00-07:00"})
+
+    assert answer.status_code == 422, answer.json
+    assert "override_reason" in error_fields(answer)
+
+
+def test_rescheduling_past_the_authorizations_end_with_an_override_moves_it_and_records_the_override(
+        front_desk, db):
+    from sqlalchemy import select
+
+    from tms_scheduler.db import models
+
+    course = book_course(front_desk, create_patient(front_desk)["id"],
+                         authorization={"sessions": 36, "valid_to": "2027-04-30"})
+    last = max(course["sessions"], key=lambda s: s["starts_at"])
+
+    answer = front_desk.post(url(last, "reschedule"), json={"starts_at": "2027-05-03T09:00:00-07:00",
+                                                            "override_reason": "extension approved by phone"})
+
+    assert answer.status_code == 200, answer.json
+    with db() as session:
+        reasons = session.scalars(select(models.CourseEvent.reason).where(
+            models.CourseEvent.course_id == course["id"], models.CourseEvent.action == "authorization_override")).all()
+    assert len(reasons) == 1 and "extension approved by phone" in reasons[0]
+
+
 def test_rescheduling_records_the_old_and_the_new_time_in_the_history(front_desk, db, course):
     session = session_number(course, 3)
 

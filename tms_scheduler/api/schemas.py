@@ -308,7 +308,7 @@ class TreatmentRecord(Complete):
 
 class Override(Schema):
     override_reason = fields.String(validate=validate.Length(1, 1000),
-                                    metadata={"description": "books a make-up beyond the authorization; recorded"})
+                                    metadata={"description": "goes beyond the authorization anyway; recorded"})
 
 
 class CancelSession(Override):
@@ -316,7 +316,7 @@ class CancelSession(Override):
     by = fields.String(required=True, validate=validate.OneOf(("patient", "clinic")))
 
 
-class Reschedule(Schema):
+class Reschedule(Override):
     starts_at = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339 with offset"})
     reason = fields.String(validate=validate.Length(1, 1000))
 

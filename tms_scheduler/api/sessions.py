@@ -107,7 +107,8 @@ class Reschedule(MethodView):
     def post(self, body, session_id):
         """Move the session (same id) to a new start"""
         return session_out(attendance.reschedule(db(), session_id, body["starts_at"], _actor(), now=now(),
-                                                 reason=body.get("reason")))
+                                                 reason=body.get("reason"),
+                                                 override_reason=body.get("override_reason")))
 
 
 @blp.route("/<int:session_id>/history")

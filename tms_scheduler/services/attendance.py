@@ -206,6 +206,14 @@ def authorization_refusal(ctx: CourseContext, *, extra_sessions: int, last_day: 
     return None
 
 
+def authorization_dates_refusal(course: models.Course, day: date) -> str | None:
+    if course.authorization_valid_from and day < course.authorization_valid_from:
+        return f"{day} is before the authorization starts ({course.authorization_valid_from})"
+    if course.authorization_valid_to and day > course.authorization_valid_to:
+        return f"{day} is after the authorization ends ({course.authorization_valid_to})"
+    return None
+
+
 def _record_override(db: Session, ctx: CourseContext, actor: Actor, now: datetime, reason: str) -> None:
     db.add(models.CourseEvent(course_id=ctx.course.id, at=now, user_id=actor.user_id, action="authorization_override",
                               reason=reason))
@@ -266,7 +274,8 @@ def _flush_or_conflict(db: Session) -> None:
 
 
 def reschedule(factory: sessionmaker[Session], session_id: int, starts_at: datetime, actor: Actor, *,
-               now: datetime, reason: str | None = None) -> models.TreatmentSession:
+               now: datetime, reason: str | None = None,
+               override_reason: str | None = None) -> models.TreatmentSession:
     """Moves one session (same id) to a new start, in its chair if free, else another fitting chair."""
     with transaction(factory) as db:
         ctx, s = _course_of_session(db, session_id, now)
@@ -279,6 +288,12 @@ def reschedule(factory: sessionmaker[Session], session_id: int, starts_at: datet
             raise RuleViolation("A session can only be moved to a time still ahead", {"starts_at": "must be in the future"})
         if not ctx.calendar.is_open_on(day):
             raise RuleViolation(f"The site is closed on {day} ({day:%A})", {"starts_at": "the site is closed that day"})
+        outside = authorization_dates_refusal(ctx.course, day)
+        if outside and not override_reason:
+            raise RuleViolation(outside + "; give override_reason to move it anyway",
+                                {"override_reason": "needed: the new day is outside the authorization"})
+        if outside:
+            _record_override(db, ctx, actor, now, f"session {s.number} moved to {day}: {override_reason}")
         if not ctx.calendar.within_hours(local.time(), int(length.total_seconds() // 60)):
             raise RuleViolation(
                 f"{local:%H:%M} for {int(length.total_seconds() // 60)} minutes falls outside opening hours "
