@@ -104,7 +104,10 @@ def complete(factory: sessionmaker[Session], session_id: int, details: Treatment
 
 
 def _complete_course_if_done(db: Session, ctx: CourseContext, actor: Actor, now: datetime) -> None:
-    """A course whose every session has ended, and which delivered them all, is completed."""
+    """The course is completed when the session just given was the last one ahead of it.
+
+    A course whose last session was missed stays active: its make-up is still owed.
+    """
     if any(s.status in (lifecycle.SCHEDULED, lifecycle.CHECKED_IN) for s in ctx.sessions):
         return
     ctx.course.status = "completed"
@@ -140,24 +143,16 @@ def _miss(db: Session, ctx: CourseContext, s: models.TreatmentSession, status: s
     if ctx.course.status != "active" or ctx.course.paused_at is not None:
         return MissOutcome(s, None, f"the course is {'paused' if ctx.course.paused_at else ctx.course.status}; "
                                     "book the make-up once it runs again", [])
-    refusal = authorization_refusal(ctx, extra_sessions=1, last_day=None)
-    if refusal and not override_reason:
-        return MissOutcome(s, None, refusal + "; give override_reason to book the make-up anyway", [])
     # The miss stands whatever becomes of its make-up: the make-up is tried in a savepoint.
     savepoint = db.begin_nested()
     sessions_before = list(ctx.sessions)
     try:
-        makeup, moved = _book_makeup(db, ctx, s, actor, now, step_minutes)
-        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.last_day())
-        if after and not override_reason:
-            raise RuleViolation(after + "; give override_reason to book the make-up anyway")
+        makeup, moved = _makeup_within_authorization(db, ctx, s, actor, now, override_reason, step_minutes)
     except DomainError as exc:
         savepoint.rollback()
         ctx.sessions[:] = sessions_before
         return MissOutcome(s, None, exc.message, [])
     savepoint.commit()
-    if refusal or after:
-        _record_override(db, ctx, actor, now, f"make-up for session {s.number}: {override_reason}")
     return MissOutcome(s, makeup, None, moved)
 
 
@@ -172,16 +167,26 @@ def book_makeup(factory: sessionmaker[Session], session_id: int, actor: Actor, *
             raise StateConflict(f"Session {s.number} has its make-up already", {"session_id": "made up already"})
         if ctx.course.status != "active" or ctx.course.paused_at is not None:
             raise StateConflict("The course is not running; resume it first", {"status": "not running"})
-        refusal = authorization_refusal(ctx, extra_sessions=1, last_day=None)
-        if refusal and not override_reason:
-            raise RuleViolation(refusal, {"override_reason": "needed: the make-up is beyond the authorization"})
-        makeup, moved = _book_makeup(db, ctx, s, actor, now, step_minutes)
-        after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.last_day())
-        if (refusal or after) and not override_reason:
-            raise RuleViolation(after, {"override_reason": "needed: the make-up falls outside the authorization"})
-        if refusal or after:
-            _record_override(db, ctx, actor, now, f"make-up for session {s.number}: {override_reason}")
+        makeup, moved = _makeup_within_authorization(db, ctx, s, actor, now, override_reason, step_minutes)
         return MissOutcome(s, makeup, None, moved)
+
+
+def _makeup_within_authorization(db: Session, ctx: CourseContext, missed: models.TreatmentSession, actor: Actor,
+                                 now: datetime, override_reason: str | None,
+                                 step_minutes: int) -> tuple[models.TreatmentSession, list[models.TreatmentSession]]:
+    """Books the make-up; beyond the authorization's count or dates only with an override, which is recorded."""
+    refusal = authorization_refusal(ctx, extra_sessions=1, last_day=None)
+    if refusal and not override_reason:
+        raise RuleViolation(refusal + "; give override_reason to book the make-up anyway",
+                            {"override_reason": "needed: the make-up is beyond the authorization"})
+    makeup, moved = _book_makeup(db, ctx, missed, actor, now, step_minutes)
+    after = authorization_refusal(ctx, extra_sessions=0, last_day=ctx.last_day())
+    if after and not override_reason:
+        raise RuleViolation(after + "; give override_reason to book the make-up anyway",
+                            {"override_reason": "needed: the make-up falls outside the authorization"})
+    if refusal or after:
+        _record_override(db, ctx, actor, now, f"make-up for session {missed.number}: {override_reason}")
+    return makeup, moved
 
 
 def treatment_record(factory: sessionmaker[Session], session_id: int) -> models.TreatmentRecord:
@@ -292,8 +297,6 @@ def reschedule(factory: sessionmaker[Session], session_id: int, starts_at: datet
         if outside and not override_reason:
             raise RuleViolation(outside + "; give override_reason to move it anyway",
                                 {"override_reason": "needed: the new day is outside the authorization"})
-        if outside:
-            _record_override(db, ctx, actor, now, f"session {s.number} moved to {day}: {override_reason}")
         if not ctx.calendar.within_hours(local.time(), int(length.total_seconds() // 60)):
             raise RuleViolation(
                 f"{local:%H:%M} for {int(length.total_seconds() // 60)} minutes falls outside opening hours "
@@ -315,6 +318,8 @@ def reschedule(factory: sessionmaker[Session], session_id: int, starts_at: datet
         _flush_or_conflict(db)
         _log(db, s, actor, now, "reschedule", from_status=s.status, reason=reason, from_starts_at=before[0],
              from_chair_id=before[1])
+        if outside:
+            _record_override(db, ctx, actor, now, f"session {s.number} moved to {day}: {override_reason}")
     return s
 
 
