@@ -17,6 +17,7 @@ from ..domain.placement import Placement
 from ..domain.planning import MAKEUP, TAPER
 from .booking import is_overlap_refusal
 from .course_context import CourseContext, busy_book, load_course
+from .courses import get_course
 from .lookups import get_or_404
 
 
@@ -121,7 +122,7 @@ def record_no_show(factory: sessionmaker[Session], session_id: int, actor: Actor
         ctx, s = _course_of_session(db, session_id, now)
         lifecycle.check_transition(s.status, lifecycle.NO_SHOW)
         lifecycle.check_no_show_allowed(s.starts_at, now)
-        return _miss(db, ctx, s, lifecycle.NO_SHOW, actor, now, action="no_show", by=None, reason=None,
+        return record_miss(db, ctx, s, lifecycle.NO_SHOW, actor, now, action="no_show", by=None, reason=None,
                      override_reason=override_reason, step_minutes=step_minutes)
 
 
@@ -130,13 +131,14 @@ def cancel_session(factory: sessionmaker[Session], session_id: int, *, by: str, 
     with transaction(factory) as db:
         ctx, s = _course_of_session(db, session_id, now)
         lifecycle.check_transition(s.status, lifecycle.CANCELLED)
-        return _miss(db, ctx, s, lifecycle.CANCELLED, actor, now, action="cancel", by=by, reason=reason,
+        return record_miss(db, ctx, s, lifecycle.CANCELLED, actor, now, action="cancel", by=by, reason=reason,
                      override_reason=override_reason, step_minutes=step_minutes)
 
 
-def _miss(db: Session, ctx: CourseContext, s: models.TreatmentSession, status: str, actor: Actor, now: datetime, *,
-          action: str, by: str | None, reason: str | None, override_reason: str | None,
-          step_minutes: int) -> MissOutcome:
+def record_miss(db: Session, ctx: CourseContext, s: models.TreatmentSession, status: str, actor: Actor,
+                now: datetime, *, action: str, by: str | None, reason: str | None, override_reason: str | None,
+                step_minutes: int) -> MissOutcome:
+    """Marks the session missed and books its make-up, inside the caller's transaction."""
     _change_status(db, ctx, s, status, actor, now, action, reason=reason)
     s.cancelled_by = by
     db.flush()
@@ -230,7 +232,7 @@ def _book_makeup(db: Session, ctx: CourseContext, missed: models.TreatmentSessio
     extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if missed.kind == TAPER else MAKEUP,
                                minutes=int((missed.ends_at - missed.starts_at).total_seconds() // 60), now=now,
                                step_minutes=step_minutes)
-    moved = _apply_moves(db, ctx, extension.taper_moves, actor, now, reason="taper moved behind a make-up")
+    moved = apply_moves(db, ctx, extension.taper_moves, actor, now, reason="taper moved behind a make-up")
     p = extension.placement
     makeup = models.TreatmentSession(
         course_id=ctx.course.id, number=ctx.next_number(), kind=MAKEUP, status=lifecycle.SCHEDULED,
@@ -244,7 +246,7 @@ def _book_makeup(db: Session, ctx: CourseContext, missed: models.TreatmentSessio
     return makeup, moved
 
 
-def _apply_moves(db: Session, ctx: CourseContext, moves, actor: Actor, now: datetime,
+def apply_moves(db: Session, ctx: CourseContext, moves, actor: Actor, now: datetime,
                  reason: str) -> list[models.TreatmentSession]:
     """Moves sessions to their new places; all at once, so two swapping days never collide midway."""
     moved = []
@@ -333,7 +335,7 @@ def cancel_course(factory: sessionmaker[Session], course_id: int, reason: str, a
         _release_ahead(db, ctx, actor, now, by="course_cancel", reason=reason)
         ctx.course.status, ctx.course.ended_at, ctx.course.cancel_reason = "cancelled", now, reason
         db.add(models.CourseEvent(course_id=ctx.course.id, at=now, user_id=actor.user_id, action="cancel", reason=reason))
-    return get_course_with_sessions(factory, course_id)
+    return get_course(factory, course_id)
 
 
 def _release_ahead(db: Session, ctx: CourseContext, actor: Actor, now: datetime, *, by: str,
@@ -357,7 +359,7 @@ def pause_course(factory: sessionmaker[Session], course_id: int, reason: str, ac
         _release_ahead(db, ctx, actor, now, by="pause", reason=reason)
         ctx.course.paused_at = now
         db.add(models.CourseEvent(course_id=ctx.course.id, at=now, user_id=actor.user_id, action="pause", reason=reason))
-    return get_course_with_sessions(factory, course_id)
+    return get_course(factory, course_id)
 
 
 def resume_course(factory: sessionmaker[Session], course_id: int, from_date: date, actor: Actor, *, now: datetime,
@@ -375,6 +377,7 @@ def resume_course(factory: sessionmaker[Session], course_id: int, from_date: dat
         released = [s for s in ctx.state().sessions if s.id not in replaced
                     and ctx.session(s.id).cancelled_by == "pause" and s.status == lifecycle.CANCELLED]
         book = busy_book(db, ctx, from_date)
+        laid_out = []
         for old, p in lay_out_again(ctx.state(), ctx.calendar, book, released, from_day=from_date, now=now,
                                     step_minutes=step_minutes):
             new = models.TreatmentSession(
@@ -383,18 +386,13 @@ def resume_course(factory: sessionmaker[Session], course_id: int, from_date: dat
                 makeup_for_id=old.id, created_at=now, updated_at=now)
             db.add(new)
             ctx.sessions.append(new)
+            laid_out.append((old, new))
         _flush_or_conflict(db)
-        for new in ctx.sessions[-len(released):] if released else []:
-            _log(db, new, actor, now, "resume", from_status=None, reason="laid out again on resume")
+        for old, new in laid_out:
+            _log(db, new, actor, now, "resume", from_status=None, reason=f"laid out again for session {old.number}")
         ctx.course.paused_at = None
         db.add(models.CourseEvent(course_id=ctx.course.id, at=now, user_id=actor.user_id, action="resume",
                                   reason=f"from {from_date}"))
-    return get_course_with_sessions(factory, course_id)
-
-
-def get_course_with_sessions(factory: sessionmaker[Session], course_id: int) -> models.Course:
-    from .courses import get_course
-
     return get_course(factory, course_id)
 
 

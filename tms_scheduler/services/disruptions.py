@@ -21,7 +21,7 @@ from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.makeups import Move, append_session
 from ..domain.placement import place_session
 from ..domain.planning import MAPPING, TAPER
-from .attendance import Actor, _apply_moves
+from .attendance import Actor, apply_moves
 from .course_context import busy_book, load_course
 from .lookups import get_or_404
 
@@ -152,7 +152,7 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
             originals = {m.session_id: (ctx.session(m.session_id).starts_at, ctx.session(m.session_id).chair_id)
                          for m in course_moves}
             originals[s.id] = before
-            for moved in _apply_moves(db, ctx, course_moves, actor, now, reason=reason):
+            for moved in apply_moves(db, ctx, course_moves, actor, now, reason=reason):
                 from_starts_at, from_chair_id = originals[moved.id]
                 moves.append(SessionMove(moved.id, course_id, from_starts_at, from_chair_id, moved.starts_at,
                                          moved.chair_id))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
 from ..db.engine import transaction
-from .attendance import SCHEDULER, MissOutcome, _miss
+from .attendance import SCHEDULER, MissOutcome, record_miss
 from .course_context import load_course
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,6 @@ def _mark_one(factory: sessionmaker[Session], session_id: int, course_id: int, n
         s = ctx.session(session_id)
         if s.status != "scheduled" or ctx.course.status != "active":
             return None  # another scheduler (or the front desk) got there first
-        return _miss(db, ctx, s, "no_show", SCHEDULER, now, action="no_show", by=None,
+        return record_miss(db, ctx, s, "no_show", SCHEDULER, now, action="no_show", by=None,
                      reason=f"still scheduled {grace} after its end", override_reason=None,
                      step_minutes=step_minutes)
