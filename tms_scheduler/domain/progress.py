@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 from datetime import date, datetime, timedelta
 
@@ -55,8 +56,11 @@ class Progress:
     flags: list[Flag]
 
 
+_TIME_ORDER = attrgetter("starts_at", "number")
+
+
 def _in_time_order(sessions: list[SessionFact]) -> list[SessionFact]:
-    return sorted(sessions, key=lambda s: (s.starts_at, s.number))
+    return sorted(sessions, key=_TIME_ORDER)
 
 
 def consecutive_misses(sessions: list[SessionFact], now: datetime) -> Flag | None:
@@ -123,16 +127,15 @@ def authorization_expiring(auth: AuthorizationFact | None, used: int, today: dat
 def mt_recheck_due(sessions: list[SessionFact], today: date) -> Flag | None:
     """The motor threshold is re-checked at the first session of each treatment week."""
     week_start = today - timedelta(days=today.weekday())
-    this_week = [s for s in _in_time_order(sessions)
-                 if week_start <= s.day < week_start + timedelta(days=7) and s.status not in MISSED]
-    if this_week and this_week[0].status != COMPLETED and this_week[0].number != 1:
-        return Flag("mt_recheck_due", f"motor threshold re-check due at the session on {this_week[0].day}")
+    this_week = [s for s in sessions if week_start <= s.day < week_start + timedelta(days=7) and s.status not in MISSED]
+    first = min(this_week, key=_TIME_ORDER, default=None)
+    if first is not None and first.status != COMPLETED and first.number != 1:
+        return Flag("mt_recheck_due", f"motor threshold re-check due at the session on {first.day}")
     return None
 
 
 def progress(sessions: list[SessionFact], prescribed: int, auth: AuthorizationFact | None, now: datetime,
              today: date) -> Progress:
-    sessions = _in_time_order(sessions)  # sorted once; the rules below then find it sorted
     completed = sum(s.status == COMPLETED for s in sessions)
     missed = sum(s.status in MISSED for s in sessions)
     attended_or_missed = completed + missed
