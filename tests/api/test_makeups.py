@@ -232,3 +232,31 @@ def test_a_make_up_that_pushes_the_taper_past_the_authorizations_end_is_refused_
     assert past_the_end == [], "sessions booked after the authorization ends without an override"
     assert answer.json["makeup_session"] is None
     assert "2027-04-30" in answer.json["makeup_refused"]
+
+
+# --- a missed mapping session
+
+@pytest.fixture
+def missed_mapping(front_desk, client, clock) -> dict:
+    course = book_course(front_desk, create_patient(front_desk)["id"])
+    technician = signed_in_at(client, clock, local(2027, 3, 1, 9, 10), "technician")
+    answer = technician.post(f"{SESSIONS}/{session_number(course, 1)['id']}/no-show")
+    assert answer.status_code == 200, answer.json
+    return {"course": course, "answer": answer.json}
+
+
+def test_a_missed_mapping_is_done_at_the_next_visit_which_becomes_60_minutes(missed_mapping):
+    second = session_number(missed_mapping["course"], 2)
+    moved = {s["id"]: s for s in missed_mapping["answer"]["moved_sessions"]}
+
+    assert moved[second["id"]]["kind"] == "mapping"
+    assert (moved[second["id"]]["starts_at"], moved[second["id"]]["ends_at"]) == (
+        "2027-03-02T09:00:00-08:00", "2027-03-02T10:00:00-08:00")
+
+
+def test_the_make_up_for_a_missed_mapping_is_a_regular_session(missed_mapping):
+    makeup = missed_mapping["answer"]["makeup_session"]
+
+    assert makeup["kind"] == "makeup"
+    start, end = (datetime.fromisoformat(makeup[k]) for k in ("starts_at", "ends_at"))
+    assert (end - start).total_seconds() == 45 * 60

@@ -12,9 +12,9 @@ from ..db import models
 from ..db.engine import transaction
 from ..domain import lifecycle
 from ..domain.errors import DomainError, NotFound, RuleViolation, StateConflict
-from ..domain.makeups import append_session, lay_out_again
-from ..domain.placement import Placement
-from ..domain.planning import MAKEUP, TAPER
+from ..domain.makeups import Move, append_session, lay_out_again
+from ..domain.placement import Placement, place_session
+from ..domain.planning import MAKEUP, MAPPING, TAPER
 from .booking import is_overlap_refusal
 from .course_context import CourseContext, busy_book, load_course
 from .courses import get_course
@@ -229,10 +229,16 @@ def _record_override(db: Session, ctx: CourseContext, actor: Actor, now: datetim
 def _book_makeup(db: Session, ctx: CourseContext, missed: models.TreatmentSession, actor: Actor, now: datetime,
                  step_minutes: int) -> tuple[models.TreatmentSession, list[models.TreatmentSession]]:
     book = busy_book(db, ctx, ctx.local_day(now))
+    minutes = int((missed.ends_at - missed.starts_at).total_seconds() // 60)
+    moved = []
+    if missed.kind == MAPPING:
+        remapped = _map_at_next_visit(db, ctx, book, actor, now, step_minutes)
+        if remapped is not None:
+            moved.append(remapped)
+            minutes = ctx.cadence.session_minutes
     extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if missed.kind == TAPER else MAKEUP,
-                               minutes=int((missed.ends_at - missed.starts_at).total_seconds() // 60), now=now,
-                               step_minutes=step_minutes)
-    moved = apply_moves(db, ctx, extension.taper_moves, actor, now, reason="taper moved behind a make-up")
+                               minutes=minutes, now=now, step_minutes=step_minutes)
+    moved += apply_moves(db, ctx, extension.taper_moves, actor, now, reason="taper moved behind a make-up")
     p = extension.placement
     makeup = models.TreatmentSession(
         course_id=ctx.course.id, number=ctx.next_number(), kind=MAKEUP, status=lifecycle.SCHEDULED,
@@ -244,6 +250,29 @@ def _book_makeup(db: Session, ctx: CourseContext, missed: models.TreatmentSessio
     ctx.sessions.append(makeup)
     _log(db, makeup, actor, now, "makeup", from_status=None, reason=f"make-up for session {missed.number}")
     return makeup, moved
+
+
+def _map_at_next_visit(db: Session, ctx: CourseContext, book, actor: Actor, now: datetime,
+                       step_minutes: int) -> models.TreatmentSession | None:
+    """A missed mapping is done at the patient's next visit: that session becomes the mapping,
+    lengthened where its chair (or another) has room that day. None when no visit has room."""
+    ahead = [s for s in ctx.sessions if s.status == lifecycle.SCHEDULED and s.starts_at > now]
+    if not ahead:
+        return None
+    visit = min(ahead, key=lambda s: s.starts_at)
+    book.release(visit.chair_id, visit.starts_at, visit.ends_at)
+    placement = place_session(ctx.calendar, book, first_day=ctx.local_day(visit.starts_at),
+                              preferred=visit.starts_at.astimezone(ctx.calendar.zone).time(),
+                              minutes=ctx.cadence.mapping_minutes, chair_order=[visit.chair_id, *ctx.chair_ids],
+                              step_minutes=step_minutes, not_before=now, days=1)
+    if placement is None:
+        book.take(visit.chair_id, visit.starts_at, visit.ends_at)
+        return None
+    book.take(placement.chair_id, placement.starts_at, placement.ends_at)
+    apply_moves(db, ctx, [Move(visit.id, placement)], actor, now,
+                reason="the missed mapping is done at this visit instead")
+    visit.kind = MAPPING
+    return visit
 
 
 def apply_moves(db: Session, ctx: CourseContext, moves, actor: Actor, now: datetime,
