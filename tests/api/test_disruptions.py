@@ -251,3 +251,47 @@ def test_only_an_admin_may_take_a_chair_out_of_service_403(front_desk, chairs, d
         answer = out_of_service(front_desk, chairs[0], {"from_date": "2027-03-08", "reason": "x"})
 
     assert answer.status_code == 403
+
+
+def test_a_chair_out_of_service_goes_back_into_service_by_clearing_the_day(admin, front_desk, chairs):
+    assert out_of_service(admin, chairs[0], {"from_date": "2027-03-01", "reason": "repair"}).status_code == 200
+
+    answer = admin.patch(f"/api/v1/sites/fullerton/chairs/{chairs[0]}", json={"out_of_service_from": None})
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["out_of_service_from"] is None
+    course = book_course(front_desk, create_patient(front_desk)["id"])
+    assert {s["chair_id"] for s in course["sessions"]} == {chairs[0]}
+
+
+def test_patching_a_chair_out_of_service_is_refused_in_favour_of_the_endpoint_that_moves_its_sessions(
+        admin, chairs, db):
+    with writes_nothing(db):
+        answer = admin.patch(f"/api/v1/sites/fullerton/chairs/{chairs[0]}", json={"out_of_service_from": "2027-03-08"})
+
+    assert answer.status_code == 422, answer.json
+    assert "out_of_service_from" in error_fields(answer)
+
+
+def test_deactivating_a_chair_that_still_holds_sessions_ahead_answers_409_and_writes_nothing(
+        admin, chairs, in_chair_1, db):
+    with writes_nothing(db):
+        answer = admin.patch(f"/api/v1/sites/fullerton/chairs/{chairs[0]}", json={"active": False})
+
+    assert answer.status_code == 409, answer.json
+    assert "active" in error_fields(answer)
+
+
+def test_replanning_leaves_a_checked_in_patient_where_they_are(admin, client, clock, chairs, in_chair_1):
+    from tests.factories import local, signed_in_at
+
+    first = session_number(in_chair_1, 1)
+    technician = signed_in_at(client, clock, local(2027, 3, 1, 8, 55), "technician")
+    assert technician.post(f"/api/v1/sessions/{first['id']}/check-in").status_code == 200
+    admin_now = signed_in_at(client, clock, local(2027, 3, 1, 8, 56), "admin")
+
+    answer = out_of_service(admin_now, chairs[0], {"from_date": "2027-03-01", "reason": "coil cracked", "replan": True})
+
+    assert answer.status_code == 200, answer.json
+    assert first["id"] not in {m["session_id"] for m in answer.json["moves"]}
+    assert technician.get(f"/api/v1/sessions/{first['id']}").json["status"] == "checked_in"

@@ -91,11 +91,14 @@ class Chair(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 120))
     coil = fields.String(required=True, validate=validate.OneOf(COILS))
     active = fields.Boolean(load_default=True)
+    out_of_service_from = fields.Date(dump_only=True, allow_none=True,
+                                      metadata={"description": "the chair takes no sessions from this day"})
 
 
 class ChairPatch(Schema):
     name = fields.String(validate=validate.Length(1, 120))
     active = fields.Boolean()
+    out_of_service_from = fields.Date(allow_none=True, metadata={"description": "null puts the chair back in service"})
 
 
 class Session(Schema):

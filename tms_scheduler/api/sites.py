@@ -71,8 +71,8 @@ class ChairById(MethodView):
     @blp.arguments(schemas.ChairPatch)
     @blp.response(200, schemas.Chair)
     def patch(self, body, site_id, chair_id):
-        """Rename a chair or take it out of service (admin)"""
-        return catalog.update_chair(db(), site_id, chair_id, body)
+        """Rename a chair, retire an empty one, or put one back in service (admin)"""
+        return catalog.update_chair(db(), site_id, chair_id, body, now=now())
 
 
 @blp.route("/<string:site_id>/closures")

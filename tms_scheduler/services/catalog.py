@@ -1,10 +1,10 @@
 """Sites, chairs, closures and protocols: what administrators configure."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
@@ -83,7 +83,8 @@ def create_chair(factory: sessionmaker[Session], site_id: str, fields: dict) -> 
     return chair
 
 
-def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fields: dict) -> models.Chair:
+def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fields: dict, *,
+                 now: datetime) -> models.Chair:
     with transaction(factory) as db:
         chair = get_or_404(db, models.Chair, chair_id, "chair")
         if chair.site_id != site_id:
@@ -91,6 +92,18 @@ def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fi
         if "name" in fields and fields["name"] != chair.name and db.scalar(select(models.Chair.id).where(
                 models.Chair.site_id == site_id, models.Chair.name == fields["name"])) is not None:
             raise StateConflict(f"The site has a chair named {fields['name']!r} already", {"name": "taken"})
+        if fields.get("out_of_service_from", None) is not None:
+            raise RuleViolation("Take a chair out of service with POST .../out-of-service, which lists and moves "
+                                "its sessions", {"out_of_service_from": "only null (back in service) here"})
+        if fields.get("active") is False and chair.active:
+            booked = db.scalar(select(func.count()).select_from(models.TreatmentSession).where(
+                models.TreatmentSession.chair_id == chair.id,
+                models.TreatmentSession.status.in_(("scheduled", "checked_in")),
+                models.TreatmentSession.starts_at > now))
+            if booked:
+                raise StateConflict(f"{chair.name} still holds {booked} sessions ahead; take it out of service "
+                                    "with POST .../out-of-service to move them first",
+                                    {"active": f"{booked} sessions ahead in this chair"})
         for name, value in fields.items():
             setattr(chair, name, value)
     return chair

@@ -125,7 +125,8 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
     moves: list[SessionMove] = []
     by_course: dict[int, list[int]] = {}
     for s in affected:
-        by_course.setdefault(s.course_id, []).append(s.id)
+        if s.status == "scheduled":  # a patient already checked in is treated where they are
+            by_course.setdefault(s.course_id, []).append(s.id)
     for course_id, session_ids in sorted(by_course.items()):
         ctx = load_course(db, course_id, today=now.date())
         for session_id in session_ids:
