@@ -61,11 +61,12 @@ def _log(db: Session, s: models.TreatmentSession, actor: Actor, now: datetime, a
     ))
 
 
-def _course_of_session(db: Session, session_id: int, now: datetime) -> tuple[CourseContext, models.TreatmentSession]:
+def _course_of_session(db: Session, session_id: int, now: datetime, *,
+                       placing: bool = True) -> tuple[CourseContext, models.TreatmentSession]:
     course_id = db.scalar(select(models.TreatmentSession.course_id).where(models.TreatmentSession.id == session_id))
     if course_id is None:
         get_or_404(db, models.TreatmentSession, session_id, "session")
-    ctx = load_course(db, course_id, today=now.date())
+    ctx = load_course(db, course_id, today=now.date(), placing=placing)
     return ctx, ctx.session(session_id)
 
 
@@ -80,7 +81,7 @@ def _change_status(db: Session, ctx: CourseContext, s: models.TreatmentSession, 
 
 def check_in(factory: sessionmaker[Session], session_id: int, actor: Actor, *, now: datetime) -> models.TreatmentSession:
     with transaction(factory) as db:
-        ctx, s = _course_of_session(db, session_id, now)
+        ctx, s = _course_of_session(db, session_id, now, placing=False)
         lifecycle.check_transition(s.status, lifecycle.CHECKED_IN)
         lifecycle.check_on_session_day(ctx.local_day(s.starts_at), ctx.local_day(now), "Check-in")
         _change_status(db, ctx, s, lifecycle.CHECKED_IN, actor, now, "check_in")
@@ -90,7 +91,7 @@ def check_in(factory: sessionmaker[Session], session_id: int, actor: Actor, *, n
 def complete(factory: sessionmaker[Session], session_id: int, details: TreatmentDetails, actor: Actor, *,
              now: datetime) -> models.TreatmentSession:
     with transaction(factory) as db:
-        ctx, s = _course_of_session(db, session_id, now)
+        ctx, s = _course_of_session(db, session_id, now, placing=False)
         lifecycle.check_transition(s.status, lifecycle.COMPLETED)
         lifecycle.check_on_session_day(ctx.local_day(s.starts_at), ctx.local_day(now), "Completion")
         _change_status(db, ctx, s, lifecycle.COMPLETED, actor, now, "complete")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,8 +57,13 @@ class CourseContext:
         return max((s.number for s in self.sessions), default=0) + 1
 
 
-def load_course(db: Session, course_id: int, *, today: date | None = None) -> CourseContext:
-    """The course locked against concurrent changes (FOR UPDATE on PostgreSQL), with its sessions."""
+def load_course(db: Session, course_id: int, *, today: date | None = None, placing: bool = True) -> CourseContext:
+    """The course locked against concurrent changes (FOR UPDATE on PostgreSQL), with its sessions.
+
+    A change that places sessions (`placing`) also gets the site's closed dates and its
+    fitting chairs, locked; a status change that moves nothing (check-in, completion)
+    needs neither, and leaves the site's other bookings free to proceed.
+    """
     course = db.scalar(select(models.Course).where(models.Course.id == course_id).with_for_update())
     if course is None:
         get_or_404(db, models.Course, course_id, "course")
@@ -65,6 +71,9 @@ def load_course(db: Session, course_id: int, *, today: date | None = None) -> Co
     protocol = db.get(models.Protocol, course.protocol_id)
     sessions = list(db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id == course.id)
                                .order_by(models.TreatmentSession.starts_at, models.TreatmentSession.number)))
+    if not placing:
+        calendar = SiteCalendar(ZoneInfo(site.timezone), frozenset(site.open_days), site.opens, site.closes)
+        return CourseContext(course, site, protocol, cadence_of(protocol), sessions, calendar, {})
     first = min([course.start_date, *([today] if today else [])])
     calendar = site_calendar(db, site, first, first + timedelta(days=PLANNING_HORIZON_DAYS))
     chairs = fitting_chairs(db, site.id, protocol.coil)
