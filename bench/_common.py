@@ -157,3 +157,13 @@ def profile_top(call, repeat: int, limit: int = 25) -> None:
     stats.sort_stats("cumulative").print_stats(limit)
     print(f"-- top {limit} by own time")
     stats.sort_stats("tottime").print_stats(limit)
+
+
+def add_patients(raw: psycopg.Connection, count: int) -> list[int]:
+    """`count` patients in one statement; their ids."""
+    rows = raw.execute(
+        "INSERT INTO patients (first_name, last_name, date_of_birth, phone, language, sms_consent, sms_opted_out) "
+        "SELECT 'Bench', 'Patient ' || g, DATE '1980-01-01', '+1714555' || lpad((g %% 10000)::text, 4, '0'), "
+        "'en', true, false FROM generate_series(1, %s) g RETURNING id", (count,)).fetchall()
+    raw.commit()
+    return [r[0] for r in rows]

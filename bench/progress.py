@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    add_patients,
     SignedIn, StatementCounter, bench_database, libpq_url, make_app, ms, print_header, profile_top, timed,
 )
 
@@ -61,15 +62,6 @@ def weekdays(first: date, last: date) -> list[date]:
             days.append(day)
         day += timedelta(days=1)
     return days
-
-
-def add_patients(raw: psycopg.Connection, count: int) -> list[int]:
-    rows = raw.execute(
-        "INSERT INTO patients (first_name, last_name, date_of_birth, phone, language, sms_consent, sms_opted_out) "
-        "SELECT 'Bench', 'Patient ' || g, DATE '1980-01-01', '+1714555' || lpad((g %% 10000)::text, 4, '0'), "
-        "'en', true, false FROM generate_series(1, %s) g RETURNING id", (count,)).fetchall()
-    raw.commit()
-    return [r[0] for r in rows]
 
 
 def local_morning_before(day: date) -> datetime:
