@@ -181,6 +181,10 @@ class TreatmentSession(Base):
 
     course: Mapped[Course] = relationship(back_populates="sessions")
 
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ck_sessions_positive_length"),
         UniqueConstraint("course_id", "number"),

@@ -230,7 +230,7 @@ def _record_override(db: Session, ctx: CourseContext, actor: Actor, now: datetim
 def _book_makeup(db: Session, ctx: CourseContext, missed: models.TreatmentSession, actor: Actor, now: datetime,
                  step_minutes: int) -> tuple[models.TreatmentSession, list[models.TreatmentSession]]:
     book = busy_book(db, ctx, ctx.local_day(now))
-    minutes = int((missed.ends_at - missed.starts_at).total_seconds() // 60)
+    minutes = missed.minutes
     moved = []
     if missed.kind == MAPPING:
         remapped = _map_at_next_visit(db, ctx, book, actor, now, step_minutes)
@@ -329,9 +329,9 @@ def reschedule(factory: sessionmaker[Session], session_id: int, starts_at: datet
         if outside and not override_reason:
             raise RuleViolation(outside + "; give override_reason to move it anyway",
                                 {"override_reason": "needed: the new day is outside the authorization"})
-        if not ctx.calendar.within_hours(local.time(), int(length.total_seconds() // 60)):
+        if not ctx.calendar.within_hours(local.time(), s.minutes):
             raise RuleViolation(
-                f"{local:%H:%M} for {int(length.total_seconds() // 60)} minutes falls outside opening hours "
+                f"{local:%H:%M} for {s.minutes} minutes falls outside opening hours "
                 f"{ctx.calendar.opens:%H:%M}-{ctx.calendar.closes:%H:%M}", {"starts_at": "outside opening hours"})
         if ctx.cadence.sessions_per_day == 1 and any(
                 o.id != s.id and o.status in models.CHAIR_HOLDING_STATUSES and ctx.local_day(o.starts_at) == day

@@ -8,7 +8,7 @@ place at all fails the whole replan, which then changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,8 +20,9 @@ from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.makeups import Move, append_session
 from ..domain.placement import place_session
-from ..domain.planning import MAPPING, TAPER
+from ..domain.planning import MAPPING
 from .attendance import Actor, apply_moves
+from .catalog import sessions_on_day
 from .course_context import busy_book, load_course
 from .lookups import get_or_404
 
@@ -42,17 +43,12 @@ class Disruption:
     moves: list[SessionMove]
 
 
-def _affected(db: Session, site_id: str, *, chair_id: int | None, first: datetime,
-              last: datetime | None) -> list[models.TreatmentSession]:
-    query = select(models.TreatmentSession).where(
-        models.TreatmentSession.site_id == site_id,
+def _booked_in_chair(db: Session, chair_id: int, first: datetime) -> list[models.TreatmentSession]:
+    return list(db.scalars(select(models.TreatmentSession).where(
+        models.TreatmentSession.chair_id == chair_id,
         models.TreatmentSession.status.in_(("scheduled", "checked_in")),
-        models.TreatmentSession.starts_at >= first)
-    if last is not None:
-        query = query.where(models.TreatmentSession.starts_at < last)
-    if chair_id is not None:
-        query = query.where(models.TreatmentSession.chair_id == chair_id)
-    return list(db.scalars(query.order_by(models.TreatmentSession.starts_at, models.TreatmentSession.id)))
+        models.TreatmentSession.starts_at >= first,
+    ).order_by(models.TreatmentSession.starts_at, models.TreatmentSession.id)))
 
 
 def close_site(factory: sessionmaker[Session], site_id: str, day: date, reason: str, actor: Actor, *, now: datetime,
@@ -68,8 +64,7 @@ def close_site(factory: sessionmaker[Session], site_id: str, day: date, reason: 
         closure = models.Closure(site_id=site_id, date=day, reason=reason)
         db.add(closure)
         db.flush()
-        affected = _affected(db, site_id, chair_id=None, first=day_start(day, zone),
-                             last=day_start(day + timedelta(days=1), zone))
+        affected = sessions_on_day(db, site, day, statuses=("scheduled", "checked_in"))
         moves = _replan(db, affected, actor, now, step_minutes, same_day=False,
                         reason=f"site closed on {day}: {reason}") if replan else []
     return closure, Disruption(affected, moves)
@@ -86,7 +81,7 @@ def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fr
             raise RuleViolation(f"{from_day} is in the past", {"from_date": "must not be in the past"})
         chair.out_of_service_from = from_day
         db.flush()
-        affected = _affected(db, site_id, chair_id=chair_id, first=max(day_start(from_day, zone), now), last=None)
+        affected = _booked_in_chair(db, chair_id, max(day_start(from_day, zone), now))
         moves = _replan(db, affected, actor, now, step_minutes, same_day=True,
                         reason=f"chair {chair.name} out of service from {from_day}: {reason}") if replan else []
     return chair, Disruption(affected, moves)
@@ -98,26 +93,22 @@ def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, s
     later = [o for o in ctx.sessions if o.status == "scheduled" and o.starts_at > mapping.starts_at]
     if not later:
         extension = append_session(ctx.state(), ctx.calendar, book, kind=MAPPING,
-                                   minutes=_minutes(mapping), now=now, step_minutes=step_minutes,
+                                   minutes=mapping.minutes, now=now, step_minutes=step_minutes,
                                    moving=frozenset({mapping.id}))
         return [Move(mapping.id, extension.placement), *extension.taper_moves]
     following = min(later, key=lambda o: o.starts_at)
     book.release(following.chair_id, following.starts_at, following.ends_at)
     placement = place_session(ctx.calendar, book, first_day=ctx.local_day(following.starts_at),
-                              preferred=ctx.course.preferred_time, minutes=_minutes(mapping),
+                              preferred=ctx.course.preferred_time, minutes=mapping.minutes,
                               chair_order=[following.chair_id, *ctx.chair_ids], step_minutes=step_minutes,
                               not_before=now, days=1)
     if placement is None:
-        raise RuleViolation(f"No chair has room for the {_minutes(mapping)}-minute mapping session on "
+        raise RuleViolation(f"No chair has room for the {mapping.minutes}-minute mapping session on "
                             f"{ctx.local_day(following.starts_at)}", {"date": "the mapping session cannot move"})
     book.take(placement.chair_id, placement.starts_at, placement.ends_at)
-    extension = append_session(ctx.state(), ctx.calendar, book, kind=following.kind, minutes=_minutes(following),
+    extension = append_session(ctx.state(), ctx.calendar, book, kind=following.kind, minutes=following.minutes,
                                now=now, step_minutes=step_minutes, moving=frozenset({mapping.id, following.id}))
     return [Move(mapping.id, placement), Move(following.id, extension.placement), *extension.taper_moves]
-
-
-def _minutes(s: models.TreatmentSession) -> int:
-    return int((s.ends_at - s.starts_at).total_seconds() // 60)
 
 
 def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, now: datetime, step_minutes: int, *,
@@ -129,12 +120,13 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
             by_course.setdefault(s.course_id, []).append(s.id)
     for course_id, session_ids in sorted(by_course.items()):
         ctx = load_course(db, course_id, today=now.date())
+        # One book per course: each placement below takes its time in it and releases the old one.
+        book = busy_book(db, ctx, ctx.local_day(now))
         for session_id in session_ids:
             s = ctx.session(session_id)
             before = (s.starts_at, s.chair_id)
-            book = busy_book(db, ctx, ctx.local_day(now))
             book.release(s.chair_id, s.starts_at, s.ends_at)
-            minutes = int((s.ends_at - s.starts_at).total_seconds() // 60)
+            minutes = s.minutes
             day = ctx.local_day(s.starts_at)
             placement = None
             if same_day and ctx.calendar.is_open_on(day):
@@ -142,11 +134,12 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
                                           minutes=minutes, chair_order=ctx.chair_ids, step_minutes=step_minutes,
                                           not_before=now, days=1)
             if placement is not None:
+                book.take(placement.chair_id, placement.starts_at, placement.ends_at)
                 course_moves = [Move(s.id, placement)]
             elif s.kind == MAPPING:
                 course_moves = _mapping_moves(ctx, s, book, now, step_minutes)
             else:
-                extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if s.kind == TAPER else s.kind,
+                extension = append_session(ctx.state(), ctx.calendar, book, kind=s.kind,
                                            minutes=minutes, now=now, step_minutes=step_minutes,
                                            moving=frozenset({s.id}))
                 course_moves = [Move(s.id, extension.placement), *extension.taper_moves]
