@@ -117,8 +117,8 @@ class History(MethodView):
     @blp.response(200, schemas.SessionEvent(many=True))
     def get(self, session_id):
         """Every change of the session: who, when, from, to, why"""
-        events = attendance.session_history(db(), session_id)
-        zone = zone_of(courses.get_session(db(), session_id).site_id)
+        session, events = attendance.session_history(db(), session_id)
+        zone = zone_of(session.site_id)
         return [{**{c: getattr(e, c) for c in ("user_id", "action", "from_status", "to_status", "from_chair_id",
                                                 "to_chair_id", "reason")},
                  "at": e.at.astimezone(zone),

@@ -426,8 +426,10 @@ def resume_course(factory: sessionmaker[Session], course_id: int, from_date: dat
     return get_course(factory, course_id)
 
 
-def session_history(factory: sessionmaker[Session], session_id: int) -> list[models.SessionEvent]:
+def session_history(factory: sessionmaker[Session],
+                    session_id: int) -> tuple[models.TreatmentSession, list[models.SessionEvent]]:
+    """The session and every change of it, oldest first."""
     with transaction(factory) as db:
-        get_or_404(db, models.TreatmentSession, session_id, "session")
-        return list(db.scalars(select(models.SessionEvent).where(models.SessionEvent.session_id == session_id)
+        session = get_or_404(db, models.TreatmentSession, session_id, "session")
+        return session, list(db.scalars(select(models.SessionEvent).where(models.SessionEvent.session_id == session_id)
                                .order_by(models.SessionEvent.at, models.SessionEvent.id)))
