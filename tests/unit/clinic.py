@@ -18,6 +18,10 @@ from tms_scheduler.domain.protocols import Cadence, Phase
 PACKAGE_DIR = Path(tms_scheduler.__file__).resolve().parent
 LA = ZoneInfo("America/Los_Angeles")
 WEEKDAYS = frozenset({1, 2, 3, 4, 5})
+MON_TO_SAT = frozenset({1, 2, 3, 4, 5, 6})
+EVERY_DAY = frozenset(range(1, 8))
+SPRING_FORWARD = date(2027, 3, 14)  # Sunday: 02:00 PST becomes 03:00 PDT in Los Angeles
+FALL_BACK = date(2027, 11, 7)  # Sunday: 02:00 PDT becomes 01:00 PST
 
 
 def _demo_protocols() -> dict[str, dict]:
@@ -51,6 +55,12 @@ def site(closures: frozenset[date] = frozenset(), holidays: bool = True, open_da
     return SiteCalendar(zone=LA, open_days=frozenset(open_days), opens=opens, closes=closes, closed_dates=closed)
 
 
+def around_the_clock(opens: time = time(0), closes: time = time(23, 30)) -> SiteCalendar:
+    """A site open every day of the week, no holidays, from `opens` to `closes` (Los Angeles):
+    its hours span the night the clocks change."""
+    return site(holidays=False, open_days=EVERY_DAY, opens=opens, closes=closes)
+
+
 def plan(protocol_id: str, start: date, at: time = time(9), calendar: SiteCalendar | None = None) -> list[PlannedSession]:
     calendar = calendar or site()
     return at_time(lay_out(cadence(protocol_id), calendar, start), calendar, at)
@@ -77,3 +87,17 @@ def weekdays_from(start: date, count: int, calendar: SiteCalendar) -> list[date]
 
 def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+def by_day(sessions) -> dict[date, list]:
+    """Sessions grouped by their local day, each day's in time order."""
+    days: dict[date, list] = {}
+    for s in sorted(sessions, key=lambda s: s.starts_at):
+        days.setdefault(s.day, []).append(s)
+    return days
+
+
+def real_gaps(sessions) -> list[timedelta]:
+    """Real (elapsed) time from each session's end to the next one's start, in time order."""
+    ordered = sorted(sessions, key=lambda s: s.starts_at)
+    return [b.starts_at - a.ends_at for a, b in zip(ordered, ordered[1:])]

@@ -1,7 +1,7 @@
 """Booking a whole course: plan_course (all or nothing) and the start rules of check_start."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -10,7 +10,8 @@ from tms_scheduler.domain.booking import check_start, plan_course
 from tms_scheduler.domain.errors import BookingConflict, RuleViolation, StateConflict
 from tms_scheduler.domain.planning import lay_out
 
-from .clinic import cadence, la, local, site
+from .clinic import (DEMO_PROTOCOLS, MON_TO_SAT, around_the_clock, by_day, cadence, la, local, real_gaps, site,
+                     weekdays_from)
 
 MON = date(2027, 3, 1)
 DAY_3 = date(2027, 3, 3)
@@ -185,3 +186,81 @@ def test_check_start_refusals_are_rule_violations_reported_as_422():
 def test_planned_sessions_keep_the_preferred_local_time():
     plan = book_itbs(ChairBook([1]), preferred=time(11, 45))
     assert {local(s.starts_at).time() for s in plan.sessions} == {time(11, 45)}
+
+
+# --- a course that cannot be laid out is a 422, never a 409 ---------------------------------------------
+
+def test_plan_course_with_no_chair_at_all_is_a_rule_violation_not_a_booking_conflict():
+    with pytest.raises(RuleViolation) as refused:
+        book_itbs(ChairBook([]))
+    assert "protocol_id" in refused.value.errors
+
+
+def test_plan_course_names_the_session_that_runs_past_closing_on_a_short_day():
+    short = site(opens=time(9), closes=time(13))
+    with pytest.raises(RuleViolation) as refused:
+        plan_course(cadence("accelerated-itbs"), short, ChairBook([1]), MON, time(9), NOW, STEP)
+    assert "session 4 on 2027-03-01 would run from 13:00 to 13:15" in refused.value.message
+
+
+SITES = {
+    "mon-fri 07-19": site(),
+    "mon-sat 07-19": site(open_days=MON_TO_SAT),
+    "mon-fri 09-13": site(opens=time(9), closes=time(13)),  # no accelerated day fits
+    "every day 00:00-23:30": around_the_clock(),  # the clocks change during opening hours
+}
+FIVE_DAYS_FROM = {
+    "spring forward": date(2027, 3, 10),  # Wed to Sun 14 March, the night the clocks go forward
+    "fall back": date(2027, 11, 3),  # Wed to Sun 7 November, the night they go back
+    "thanksgiving": date(2027, 11, 22),  # Mon to Fri, closed Thu 25 and Fri 26
+}
+START_DAYS = [first + timedelta(days=i) for first in FIVE_DAYS_FROM.values() for i in range(5)]
+EVERY_QUARTER_HOUR = [time(m // 60, m % 60) for m in range(0, 24 * 60, 15)]
+BEFORE_ALL = datetime(2027, 3, 1, tzinfo=UTC)
+
+
+def broken_rules(protocol_id: str, calendar, start: date, sessions) -> list[str]:
+    """The rules of DOMAIN.md a planned course breaks, checked from the sessions alone."""
+    found = []
+    ordered = sorted(sessions, key=lambda s: s.starts_at)
+    for s in ordered:
+        begin, end = local(s.starts_at), local(s.ends_at)
+        inside = calendar.opens <= begin.time() and end.time() <= calendar.closes
+        if not (begin.date() == s.day == end.date() and inside):
+            found.append(f"session {s.number} {begin}-{end} is outside opening hours")
+        if not calendar.is_open_on(s.day):
+            found.append(f"session {s.number} is on a closed day")
+    if any(a.ends_at > b.starts_at for a, b in zip(ordered, ordered[1:])):
+        found.append("two sessions overlap")
+    cad = cadence(protocol_id)
+    if cad.sessions_per_day > 1:
+        days = by_day(sessions)
+        if sorted(days) != weekdays_from(start, len(days), calendar):
+            found.append(f"days {sorted(days)} are not consecutive open days")
+        if max(len(v) for v in days.values()) > cad.sessions_per_day:
+            found.append("too many sessions on a day")
+        if any(gap < timedelta(minutes=cad.min_gap_minutes) for v in days.values() for gap in real_gaps(v)):
+            found.append("a gap shorter than the protocol's")
+    return found
+
+
+@pytest.mark.parametrize("site_name", SITES)
+@pytest.mark.parametrize("protocol_id", DEMO_PROTOCOLS)
+def test_every_demo_protocol_on_an_empty_site_is_planned_or_refused_with_a_reason_never_a_booking_conflict(
+        protocol_id, site_name):
+    calendar = SITES[site_name]
+    planned = refused = 0
+    for start in START_DAYS:
+        for at in EVERY_QUARTER_HOUR:
+            try:
+                plan = plan_course(cadence(protocol_id), calendar, ChairBook([1, 2]), start, at, BEFORE_ALL, STEP)
+            except BookingConflict as exc:
+                pytest.fail(f"{protocol_id} at {site_name} from {start} {at}: a 409 on an empty site: {exc.message}")
+            except RuleViolation as exc:
+                assert exc.message
+                refused += 1
+                continue
+            planned += 1
+            assert plan.allocation.complete
+            assert broken_rules(protocol_id, calendar, start, plan.sessions) == [], (start, at)
+    assert refused and (planned or site_name == "mon-fri 09-13")

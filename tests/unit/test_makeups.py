@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from tms_scheduler.domain.allocation import ChairBook
+from tms_scheduler.domain.errors import RuleViolation
 from tms_scheduler.domain.lifecycle import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
-from tms_scheduler.domain.makeups import CourseSession, CourseState, Extension, append_session, lay_out_again
+from tms_scheduler.domain.makeups import (CourseSession, CourseState, Extension, append_session, lay_out_again,
+                                          lengthen_session)
 from tms_scheduler.domain.planning import MAKEUP, TAPER, at_time, lay_out
 
-from .clinic import cadence, la, local, monday, site, weekdays_from
+from .clinic import SPRING_FORWARD, around_the_clock, cadence, la, local, monday, real_gaps, site, weekdays_from
 
 STANDARD = "tms-10hz-standard"
 ACCELERATED = "accelerated-itbs"
@@ -30,10 +34,11 @@ ORIGINAL_TAPER_DAYS = [date(2027, 4, 12), date(2027, 4, 14), date(2027, 4, 16),
 
 # --- building a course as the make-up rules see it -------------------------------------------------
 
-def course_of(protocol: str = STANDARD, start: date = MON, at: time = NINE, chair_id: int = 1) -> CourseState:
+def course_of(protocol: str = STANDARD, start: date = MON, at: time = NINE, chair_id: int = 1,
+              calendar=CALENDAR) -> CourseState:
     """Every session of a course, scheduled, in one chair; ids equal to session numbers."""
     cad = cadence(protocol)
-    planned = at_time(lay_out(cad, CALENDAR, start), CALENDAR, at)
+    planned = at_time(lay_out(cad, calendar, start), calendar, at)
     sessions = tuple(CourseSession(p.number, p.number, p.kind, SCHEDULED, p.day, p.starts_at, p.ends_at, chair_id)
                      for p in planned)
     return CourseState(cad, at, sessions)
@@ -384,36 +389,67 @@ def test_a_displaced_session_that_is_already_missed_releases_nothing_else():
 
 # --- accelerated protocols ------------------------------------------------------------------------------
 
-def accelerated_makeup(at: time, step_minutes: int = 5) -> tuple[CourseState, Extension]:
-    course = missed(course_of(ACCELERATED, at=at), 15)  # a Tuesday session of a Mon-Fri course
-    extension = make_up(course, book_for(course), after_start(course, 15), minutes=15, step_minutes=step_minutes)
+def accelerated_makeup(at: time, number: int = 15, step_minutes: int = 5) -> tuple[CourseState, Extension]:
+    """Session `number` of an accelerated course from Mon 1 March at `at` missed and made up."""
+    course = missed(course_of(ACCELERATED, at=at), number)  # 15: a Tuesday session of a Mon-Fri course
+    extension = make_up(course, book_for(course), after_start(course, number), minutes=15, step_minutes=step_minutes)
     return course, extension
 
 
-def test_an_accelerated_make_up_goes_on_the_courses_last_day_when_the_day_has_room():
-    # From 07:00 the last day's 10th session ends at 17:00; 17:50-18:05 fits before 19:00.
-    course, extension = accelerated_makeup(time(7))
-    assert extension.placement.day == date(2027, 3, 5)
+def test_an_accelerated_make_up_never_makes_an_eleventh_session_on_a_full_last_day():
+    # From 07:00 Friday's 10 sessions end at 17:00: 17:50 would fit the hours, but not the 10 a day.
+    _, extension = accelerated_makeup(time(7))
+    assert extension.placement.day != date(2027, 3, 5)
 
 
-def test_an_accelerated_make_up_starts_the_protocols_gap_after_the_last_session_ends():
-    course, extension = accelerated_makeup(time(7))
+def test_an_accelerated_make_up_after_a_full_last_day_goes_to_the_next_open_day_at_the_usual_time():
+    _, extension = accelerated_makeup(time(7))
+    p = extension.placement
+    assert (p.day, local(p.starts_at).time()) == (date(2027, 3, 8), time(7))
+
+
+def test_an_accelerated_make_up_for_a_session_of_the_last_day_goes_on_that_day_exactly_the_gap_after_its_last():
+    # Friday then holds 9. The 15-minute grid from 07:00 would give 18:00; 17:00 + 50 minutes is 17:50.
+    course, extension = accelerated_makeup(time(7), number=45, step_minutes=15)
     last = max(course.holding(), key=lambda s: s.ends_at)
-    assert extension.placement.starts_at - last.ends_at == 50 * MIN
-
-
-def test_an_accelerated_make_up_starts_at_least_the_protocols_gap_after_the_last_session_on_a_coarse_step():
-    course, extension = accelerated_makeup(time(7), step_minutes=15)
-    last = max(course.holding(), key=lambda s: s.ends_at)
-    assert extension.placement.day == last.day
-    assert extension.placement.starts_at - last.ends_at >= 50 * MIN
+    assert (extension.placement.day, extension.placement.starts_at - last.ends_at) == (last.day, 50 * MIN)
 
 
 def test_an_accelerated_make_up_goes_to_the_next_open_day_when_the_last_day_has_no_room():
     # From 08:00 the last day's 10th session ends at 18:00; 18:50 + 15 min is past closing.
-    _, extension = accelerated_makeup(time(8))
+    _, extension = accelerated_makeup(time(8), number=45)
     p = extension.placement
     assert (p.day, local(p.starts_at).time()) == (date(2027, 3, 8), time(8))
+
+
+def test_a_second_accelerated_make_up_goes_the_gap_after_the_first_on_its_day():
+    course, first = accelerated_makeup(time(7))  # Mon 8 March 07:00-07:15
+    course = missed(applied(course, first), 16)
+    second = make_up(course, book_for(course), after_start(course, 16), minutes=15)
+    assert (second.placement.day, local(second.placement.starts_at).time()) == (date(2027, 3, 8), time(8, 5))
+
+
+def test_accelerated_make_ups_never_give_a_day_more_than_10_sessions_nor_break_the_gap():
+    course = course_of(ACCELERATED, at=time(7))
+    for number in range(11, 23):  # all of Tuesday and two of Wednesday missed, one after another
+        course = missed(course, number)
+        extension = make_up(course, book_for(course), after_start(course, number), minutes=15, step_minutes=15)
+        course = applied(course, extension)
+    held = sorted(course.holding(), key=lambda s: s.starts_at)
+    days = [s.day for s in held]
+    assert max(days.count(d) for d in set(days)) == 10
+    assert all(b.starts_at - a.ends_at >= 50 * MIN for a, b in zip(held, held[1:]))
+
+
+def test_an_accelerated_make_up_on_the_spring_forward_day_starts_50_real_minutes_after_the_last_session():
+    # A site open every day 00:00-23:30: the course's last day is Sun 14 March, when the clocks go forward.
+    calendar = around_the_clock()
+    course = missed(course_of(ACCELERATED, start=date(2027, 3, 10), at=time(0), calendar=calendar), 45)
+    book = book_for(course)
+    extension = append_session(course, calendar, book, kind=MAKEUP, minutes=15, now=after_start(course, 45),
+                               step_minutes=STEP)
+    last = max(course.holding(), key=lambda s: s.ends_at)
+    assert (extension.placement.day, extension.placement.starts_at - last.ends_at) == (SPRING_FORWARD, 50 * MIN)
 
 
 # --- a cancelled last daily session --------------------------------------------------------------
@@ -549,9 +585,160 @@ def test_resuming_an_accelerated_course_keeps_the_protocols_gap_between_sessions
     assert len(same_day) == 18 and all(b.starts_at - a.ends_at >= 50 * MIN for a, b in same_day)
 
 
-def test_resuming_an_accelerated_course_whose_day_overflows_never_overlaps_two_of_its_sessions():
-    # Booked at 08:00 (bookable: day 1 ends 18:45, later days 18:00). Resumed on the 15-minute grid the
-    # sessions come 75 minutes apart, so the 10th of a day no longer fits and spills to the next day.
+def test_resuming_an_accelerated_course_packs_its_sessions_exactly_the_gap_apart_on_a_coarse_step():
+    # Booked at 08:00; resumed on the 15-minute grid each session still starts 50 minutes after
+    # the previous one ends (to the minute), as the course was planned, not on the next quarter hour.
     placed = resumed_accelerated(time(8))
     same_day = [(a, b) for a, b in zip(placed, placed[1:]) if a.day == b.day]
-    assert all(b.starts_at - a.ends_at >= 50 * MIN for a, b in same_day)
+    assert {b.starts_at - a.ends_at for a, b in same_day} == {50 * MIN}
+
+
+def resumed_beside_a_make_up() -> list:
+    """Paused after its 3rd day, with a make-up of the course kept on Mon 15 March 07:00-07:15 in chair 1."""
+    course = with_status(course_of(ACCELERATED, at=time(7)), range(1, 31), COMPLETED)
+    course = with_status(course, range(31, 51), CANCELLED)
+    kept = CourseSession(99, 51, MAKEUP, SCHEDULED, date(2027, 3, 15), la(date(2027, 3, 15), 7),
+                         la(date(2027, 3, 15), 7, 15), 1)
+    course = replace(course, sessions=(*course.sessions, kept))
+    released = [s for s in course.sessions if s.status == CANCELLED]
+    placed = resumed(course, released, from_day=date(2027, 3, 15))
+    return sorted([kept, *(p for _, p in placed)], key=lambda p: p.starts_at)
+
+
+def test_resuming_an_accelerated_course_never_puts_the_patient_in_two_chairs_at_once():
+    held = resumed_beside_a_make_up()
+    assert all(a.ends_at <= b.starts_at for a, b in zip(held, held[1:]))
+
+
+def test_resuming_an_accelerated_course_keeps_the_gap_from_a_session_it_already_holds():
+    held = resumed_beside_a_make_up()
+    assert all(b.starts_at - a.ends_at >= 50 * MIN for a, b in zip(held, held[1:]) if a.day == b.day)
+
+
+def test_resuming_an_accelerated_course_counts_the_sessions_a_day_already_holds():
+    days = [p.day for p in resumed_beside_a_make_up()]
+    assert days.count(date(2027, 3, 15)) == 10
+
+
+# --- lengthen_session: a missed mapping done at the next visit -------------------------------------------------
+
+MON_1 = date(2027, 3, 1)
+
+
+def mapping_missed(at: time = time(7), calendar=CALENDAR) -> CourseState:
+    """An accelerated course from Mon 1 March whose mapping (session 1) was missed; session 2 is next."""
+    return missed(course_of(ACCELERATED, at=at, calendar=calendar), 1)
+
+
+def lengthen(course: CourseState, book: ChairBook, number: int = 2, minutes: int = 60, calendar=CALENDAR,
+             now: datetime | None = None):
+    return lengthen_session(course, calendar, book, session(course, number).id, minutes,
+                            now=now or after_start(course, 1), step_minutes=STEP)
+
+
+def moved_to(course: CourseState, moves) -> CourseState:
+    """The course with the moves applied (each session keeps its id and number)."""
+    at = {m.session_id: m.placement for m in moves}
+    return replace(course, sessions=tuple(
+        replace(s, day=at[s.id].day, starts_at=at[s.id].starts_at, ends_at=at[s.id].ends_at,
+                chair_id=at[s.id].chair_id) if s.id in at else s for s in course.sessions))
+
+
+def day_held(course: CourseState, day: date) -> list[CourseSession]:
+    return sorted((s for s in course.holding() if s.day == day), key=lambda s: s.starts_at)
+
+
+def test_a_lengthened_session_keeps_its_start_and_chair_when_the_chair_is_free_for_longer():
+    course = mapping_missed()
+    moves = lengthen(course, book_for(course))
+    p = moves[0].placement
+    assert (moves[0].session_id, p.starts_at, p.chair_id) == (2, session(course, 2).starts_at, 1)
+
+
+def test_a_lengthened_session_lasts_the_minutes_asked_for():
+    course = mapping_missed()
+    p = lengthen(course, book_for(course))[0].placement
+    assert p.ends_at - p.starts_at == 60 * MIN
+
+
+def test_the_sessions_after_a_lengthened_one_keep_the_gap_to_the_minute():
+    course = mapping_missed()
+    after = moved_to(course, lengthen(course, book_for(course)))
+    assert set(real_gaps(day_held(after, MON_1))) == {50 * MIN}
+
+
+def test_lengthening_a_session_moves_only_the_sessions_of_its_day():
+    course = mapping_missed()
+    moves = lengthen(course, book_for(course))
+    assert sorted(m.session_id for m in moves) == list(range(2, 11))
+
+
+def test_lengthening_a_session_keeps_the_days_sessions_inside_opening_hours():
+    course = mapping_missed()  # from 07:00: the 10th session now ends at 18:30
+    after = moved_to(course, lengthen(course, book_for(course)))
+    assert local(day_held(after, MON_1)[-1].ends_at).time() == time(18, 30)
+
+
+def test_a_lengthened_session_whose_chair_is_taken_takes_another_chair_at_the_same_start():
+    course = mapping_missed()
+    s2 = session(course, 2)
+    book = book_for(course, others=[(1, s2.ends_at, s2.ends_at + 30 * MIN)])
+    p = lengthen(course, book)[0].placement
+    assert (p.starts_at, p.chair_id) == (s2.starts_at, 2)
+
+
+def test_a_lengthened_session_taken_in_every_chair_goes_to_the_nearest_time_keeping_the_gap_from_the_previous():
+    # Session 2 given (08:50-09:05); session 3 (09:55) lengthened while both chairs are busy 10:30-11:00:
+    # nothing from 09:55 (09:05 + 50) fits 60 minutes before 10:30, so 11:00 is the nearest.
+    until_eleven_pm = site(closes=time(23))  # room for the rest of the day behind it
+    course = with_status(mapping_missed(calendar=until_eleven_pm), {2}, COMPLETED)
+    book = book_for(course, others=[(c, la(MON_1, 10, 30), la(MON_1, 11)) for c in (1, 2)])
+    moves = lengthen(course, book, number=3, now=after_start(course, 2), calendar=until_eleven_pm)
+    assert local(moves[0].placement.starts_at).time() == time(11)
+    assert set(real_gaps(day_held(moved_to(course, moves), MON_1))) >= {50 * MIN}
+
+
+def test_a_pushed_session_whose_chair_is_taken_at_its_new_time_takes_another_chair():
+    course = mapping_missed()
+    book = book_for(course, others=[(1, la(MON_1, 10, 40), la(MON_1, 10, 55))])  # session 3's new time
+    moves = {m.session_id: m.placement for m in lengthen(course, book)}
+    assert (local(moves[3].starts_at).time(), moves[3].chair_id) == (time(10, 40), 2)
+
+
+def test_lengthening_takes_the_new_times_and_releases_the_old_ones_in_the_chair_book():
+    course = mapping_missed()
+    book = book_for(course)
+    moves = lengthen(course, book)
+    old = session(course, 3)
+    assert book.is_free(old.chair_id, old.starts_at, old.ends_at)
+    assert all(not book.is_free(m.placement.chair_id, m.placement.starts_at, m.placement.ends_at) for m in moves)
+
+
+def test_a_day_that_cannot_hold_a_lengthened_session_is_a_rule_violation_with_the_reason():
+    course = mapping_missed(time(8))  # the 10th session would end at 19:30
+    with pytest.raises(RuleViolation) as refused:
+        lengthen(course, book_for(course))
+    assert "Session 10 on 2027-03-01 cannot keep its 50-minute gap" in refused.value.message
+
+
+def test_a_refused_lengthening_leaves_the_chair_book_as_it_was():
+    course = mapping_missed(time(8))
+    book = book_for(course)
+    with pytest.raises(RuleViolation):
+        lengthen(course, book)
+    assert all(not book.is_free(s.chair_id, s.starts_at, s.ends_at) for s in course.holding())
+    s2 = session(course, 2)
+    assert book.is_free(1, s2.ends_at, s2.ends_at + 5 * MIN) and book.is_free(2, la(MON_1, 7), la(MON_1, 19))
+
+
+def test_lengthening_on_the_spring_forward_night_keeps_the_gaps_in_real_minutes():
+    calendar = around_the_clock()
+    course = missed(course_of(ACCELERATED, start=SPRING_FORWARD, at=time(0), calendar=calendar), 1)
+    after = moved_to(course, lengthen(course, book_for(course), calendar=calendar))
+    assert set(real_gaps(day_held(after, SPRING_FORWARD))) == {50 * MIN}
+
+
+def test_lengthening_a_daily_protocols_session_moves_nothing_else():
+    course = missed(course_of("itbs"), 1)
+    moves = lengthen(course, book_for(course))
+    assert [(m.session_id, m.placement.ends_at - m.placement.starts_at) for m in moves] == [(2, 60 * MIN)]

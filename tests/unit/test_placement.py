@@ -1,12 +1,12 @@
 """Finding a time and chair for one session: the usual time, else the nearest free one, else the next open day."""
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, time, timedelta
 
 from tms_scheduler.domain.allocation import ChairBook
-from tms_scheduler.domain.placement import place_session, times_nearest
+from tms_scheduler.domain.placement import place_from, place_session, times_nearest
 
-from .clinic import la, local, site
+from .clinic import FALL_BACK, SPRING_FORWARD, around_the_clock, la, local, site
 
 CALENDAR = site()  # Mon-Fri 07:00-19:00, us-clinic holidays
 WED = date(2027, 3, 3)
@@ -202,3 +202,67 @@ def test_the_same_local_time_is_placed_on_either_side_of_the_spring_dst_change()
     after = place(book_with(), first_day=date(2027, 3, 15))
     assert local(before.starts_at).time() == local(after.starts_at).time() == NINE
     assert after.starts_at - before.starts_at == timedelta(days=3) - timedelta(hours=1)
+
+
+def test_a_session_that_would_end_after_closing_by_the_clock_on_the_spring_forward_night_is_not_placed_there():
+    # Open 00:00-03:30: 90 minutes from 01:30 PST end at 04:00 PDT; from 01:00 they end at 03:30 PDT.
+    night = site(holidays=False, open_days=range(1, 8), opens=time(0), closes=time(3, 30))
+    p = place(book_with(), first_day=SPRING_FORWARD, preferred=time(1, 30), minutes=90, calendar=night)
+    assert (p.day, local(p.starts_at).time(), local(p.ends_at).time()) == (SPRING_FORWARD, time(1), time(3, 30))
+
+
+# --- place_session: allowed ---------------------------------------------------------------------------
+
+def test_a_time_the_patients_spacing_refuses_is_passed_over():
+    refuse_nine = lambda starts_at, ends_at: local(starts_at).time() != NINE  # noqa: E731
+    p = place(book_with(), allowed=refuse_nine)
+    assert local(p.starts_at).time() == time(8, 45)
+
+
+def test_a_day_the_patients_spacing_refuses_entirely_sends_the_session_to_the_next_open_day():
+    not_wednesday = lambda starts_at, ends_at: local(starts_at).date() != WED  # noqa: E731
+    assert place(book_with(), allowed=not_wednesday).day == date(2027, 3, 4)
+
+
+# --- place_from: the earliest place from an instant on ---------------------------------------------------
+
+def after(instant, book=None, day: date = WED, minutes: int = 15, calendar=CALENDAR, **kw):
+    return place_from(calendar, book or book_with(), day=day, not_before=instant, minutes=minutes,
+                      chair_order=[1], step_minutes=15, **kw)
+
+
+def test_place_from_takes_the_instant_itself_even_off_the_step_grid():
+    assert local(after(la(WED, 10, 5)).starts_at).time() == time(10, 5)
+
+
+def test_place_from_takes_the_next_start_on_the_grid_when_every_chair_is_busy_at_the_instant():
+    book = book_with(*[(c, la(WED, 10), la(WED, 10, 20)) for c in (1, 2)])
+    assert local(after(la(WED, 10, 5), book).starts_at).time() == time(10, 30)
+
+
+def test_place_from_takes_another_chair_at_the_instant_before_a_later_time():
+    p = after(la(WED, 10, 5), book_with((1, la(WED, 10), la(WED, 10, 20))))
+    assert (local(p.starts_at).time(), p.chair_id) == (time(10, 5), 2)
+
+
+def test_place_from_finds_nothing_when_the_day_has_no_room_before_closing():
+    assert after(la(WED, 18, 50)) is None
+
+
+def test_place_from_finds_nothing_on_a_closed_day():
+    assert after(la(SAT, 9), day=SAT) is None
+
+
+def test_place_from_never_places_on_another_day_than_the_one_asked():
+    assert after(la(date(2027, 3, 4), 9)) is None
+
+
+def test_place_from_passes_over_times_the_patients_spacing_refuses():
+    not_before_eleven = lambda starts_at, ends_at: starts_at >= la(WED, 11)  # noqa: E731
+    assert local(after(la(WED, 10, 5), allowed=not_before_eleven).starts_at).time() == time(11)
+
+
+def test_place_from_lasts_real_minutes_from_an_instant_given_in_the_sites_zone():
+    # 01:30 PDT on the fall-back night: an hour later is 01:30 PST, though the wall clock adds up to 02:30.
+    p = after(la(FALL_BACK, 1, 30), day=FALL_BACK, minutes=60, calendar=around_the_clock())
+    assert p.ends_at.astimezone(UTC) - p.starts_at.astimezone(UTC) == timedelta(minutes=60)

@@ -39,15 +39,16 @@ class ChairBook:
         starts.insert(i, start)
         ends.insert(i, end)
 
-
-    def release(self, chair_id: int, start: datetime, end: datetime) -> None:
+    def release(self, chair_id: int, start: datetime, end: datetime) -> bool:
+        """Frees exactly this busy time; answers whether the book held it."""
         starts, ends = self._starts.get(chair_id, []), self._ends.get(chair_id, [])
         for i in range(bisect_left(starts, start), len(starts)):
             if starts[i] != start:
                 break
             if ends[i] == end:
                 del starts[i], ends[i]
-                return
+                return True
+        return False
 
 
 @dataclass(frozen=True)

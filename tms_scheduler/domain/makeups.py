@@ -4,15 +4,16 @@ begins only once the prescribed daily sessions were delivered."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from .allocation import ChairBook
 from .calendar import SiteCalendar
 from .errors import RuleViolation
 from .lifecycle import CHECKED_IN, COMPLETED, MISSED, SCHEDULED
-from .placement import Placement, place_session
-from .planning import TAPER, lay_out, monday_of
+from .placement import Allowed, Placement, place_from, place_session
+from .planning import TAPER, in_opening_hours, lay_out, monday_of
 from .protocols import Cadence, Phase
+from .spacing import spacing_problem
 
 HOLDING = (SCHEDULED, CHECKED_IN, COMPLETED)
 
@@ -70,6 +71,37 @@ def _no_room(what: str) -> RuleViolation:
                          {"session": "no free chair and time found"})
 
 
+def spacing_of(course: CourseState, calendar: SiteCalendar, others) -> Allowed:
+    """Whether a session of the course may be at [starts_at, ends_at) next to `others` (the
+    patient's other chair-holding sessions, spans or sessions): never overlapping one, and for
+    an accelerated protocol the gap from each and at most sessions-per-day a local day."""
+    cadence = course.cadence
+    others = list(others)
+
+    def allowed(starts_at: datetime, ends_at: datetime) -> bool:
+        return spacing_problem(others, starts_at, ends_at, min_gap_minutes=cadence.min_gap_minutes,
+                               sessions_per_day=cadence.sessions_per_day, day_of=calendar.local_date) is None
+    return allowed
+
+
+def _place_accelerated(course: CourseState, calendar: SiteCalendar, book: ChairBook, others, *, minutes: int,
+                       after: CourseSession | Placement | None, first_day: date, now: datetime,
+                       chair_order: list[int], step_minutes: int) -> Placement | None:
+    """One session of an accelerated course: on `after`'s day, the protocol's gap (real minutes) after
+    it ends, or the earliest time after that with a free chair; failing that (the day is full, or
+    has no room inside opening hours) the next open day from `first_day` at the usual time or the
+    nearest. Always keeping the gap from and the per-day cap with every one of `others`."""
+    allowed = spacing_of(course, calendar, others)
+    if after is not None:
+        not_before = max(now, after.ends_at.astimezone(UTC) + timedelta(minutes=course.cadence.min_gap_minutes))
+        placement = place_from(calendar, book, day=after.day, not_before=not_before, minutes=minutes,
+                               chair_order=chair_order, step_minutes=step_minutes, allowed=allowed)
+        if placement is not None:
+            return placement
+    return place_session(calendar, book, first_day=first_day, preferred=course.preferred_time, minutes=minutes,
+                         chair_order=chair_order, step_minutes=step_minutes, not_before=now, allowed=allowed)
+
+
 def append_session(course: CourseState, calendar: SiteCalendar, book: ChairBook, *, kind: str, minutes: int,
                    now: datetime, step_minutes: int, moving: frozenset[int] = frozenset()) -> Extension:
     """Places one more session of `kind` at the end of its phase and moves the taper back behind it.
@@ -78,6 +110,14 @@ def append_session(course: CourseState, calendar: SiteCalendar, book: ChairBook,
     A taper session goes after the course's last session; any other after the daily
     phase's last session, then the taper's scheduled sessions are laid out again from the
     week after it, each at the usual time or the nearest free one.
+
+    Accelerated protocols (sessions_per_day > 1): the new session goes on the day of the
+    phase's last session, at least the protocol's gap (real minutes) after it ends, only if
+    that day holds fewer than sessions_per_day chair-holding sessions of the patient and the
+    session fits before closing; else on the next open day at the usual time (or the
+    nearest). Wherever it goes it overlaps none of the patient's chair-holding sessions,
+    keeps the gap from every one of them and never makes a day hold more than
+    sessions_per_day.
     """
     for s in course.sessions:
         if s.id in moving and s.status in HOLDING:
@@ -99,12 +139,13 @@ def append_session(course: CourseState, calendar: SiteCalendar, book: ChairBook,
     busy_days = frozenset(s.day for s in anchor if s.status in HOLDING)
     last = max(anchor, key=lambda s: s.ends_at, default=None)
 
-    if course.cadence.sessions_per_day > 1 and last is not None:
-        # Accelerated: the same day, the protocol's gap after the last session, if the day has room.
-        not_before = max(last.ends_at + timedelta(minutes=course.cadence.min_gap_minutes), now)
-        placement = place_session(calendar, book, first_day=last.day, preferred=course.preferred_time,
-                                  minutes=minutes, chair_order=chair_order, step_minutes=step_minutes,
-                                  not_before=not_before)
+    if course.cadence.sessions_per_day > 1:
+        # Accelerated: the last day, the protocol's gap after its last session, if the day holds
+        # fewer than sessions-per-day and has room; else the next open day at the usual time.
+        today = now.astimezone(calendar.zone).date()
+        placement = _place_accelerated(course, calendar, book, holding, minutes=minutes, after=last,
+                                       first_day=(last.day + timedelta(days=1)) if last else today, now=now,
+                                       chair_order=chair_order, step_minutes=step_minutes)
     else:
         first_day = (last.day + timedelta(days=1)) if last else now.astimezone(calendar.zone).date()
         placement = place_session(calendar, book, first_day=first_day, preferred=course.preferred_time,
@@ -120,6 +161,111 @@ def append_session(course: CourseState, calendar: SiteCalendar, book: ChairBook,
                                      after=placement.day, busy_days=set(busy_days) | {placement.day},
                                      chair_order=chair_order, now=now, step_minutes=step_minutes)
     return Extension(placement, tuple(moves))
+
+
+def lengthen_session(course: CourseState, calendar: SiteCalendar, book: ChairBook, session_id: int, minutes: int, *,
+                     now: datetime, step_minutes: int) -> list[Move]:
+    """The moves that make scheduled session `session_id` last `minutes` (a missed mapping done at the
+    patient's next visit), keeping the protocol's spacing on its day.
+
+    - The lengthened session keeps its start in its own chair if that chair is free for the
+      longer time; else another fitting chair free then at the same start; else the nearest
+      time that day (to its start, on the step grid) that keeps the gap (real minutes) from the
+      patient's previous session and is not before `now`.
+    - Each later scheduled session of the patient that day is pushed later just enough to start
+      the protocol's gap after the one before it ends (to the minute, else the next start on the
+      step grid with a free chair), in its own chair if free, else another; a session whose gap
+      already holds stays (and so do all after it, unless a push reaches them).
+    - Every place is inside opening hours by the local clock, overlaps none of the patient's
+      other chair-holding sessions, keeps the gap from each and keeps the day at no more than
+      sessions-per-day (spacing.spacing_problem).
+
+    Answers a Move for the lengthened session (always: its end changes; the caller also makes it
+    the mapping) and one for each later session that moves, in time order. The book is updated:
+    the old times of the lengthened and moved sessions are released and the new ones taken.
+
+    Raises RuleViolation with the reason when the day cannot hold them inside opening hours; the
+    book is then left exactly as it was and nothing moves. The caller then leaves the visit as
+    booked and lets the make-up logic place the longer session on another day (append_session
+    with `minutes`, as for a visit with no room today); it does not refuse the no-show.
+    """
+    cadence = course.cadence
+    target = next((s for s in course.sessions if s.id == session_id), None)
+    if target is None or target.status != SCHEDULED:
+        raise RuleViolation("Only a scheduled session of the course can be lengthened",
+                            {"session": "not a scheduled session of the course"})
+    if target.starts_at <= now:
+        raise RuleViolation("A session that has begun cannot be lengthened", {"session": "already begun"})
+    gap = timedelta(minutes=cadence.min_gap_minutes if cadence.sessions_per_day > 1 else 0)
+    day = target.day
+    later = sorted((s for s in course.holding() if s.id != target.id and s.day == day and s.status == SCHEDULED
+                    and s.starts_at > target.starts_at), key=lambda s: s.starts_at)
+    moving = [target, *later]
+    fixed: list = [s for s in course.holding() if s.id not in {m.id for m in moving}]
+    usual = [c for c in [course.usual_chair()] if c is not None]
+    # Only what the book held is taken back if the day does not fit.
+    released = [s for s in moving if book.release(s.chair_id, s.starts_at, s.ends_at)]
+    taken: list[Placement] = []
+    try:
+        allowed = spacing_of(course, calendar, fixed)
+        length = timedelta(minutes=minutes)
+        chairs = list(dict.fromkeys([target.chair_id, *usual, *book.chair_ids]))
+        lengthened = None
+        starts_at = target.starts_at.astimezone(UTC)  # real minutes, whatever zone it came in
+        ends_at = starts_at + length
+        if in_opening_hours(calendar, day, starts_at, ends_at) and allowed(starts_at, ends_at):
+            chair_id = next((c for c in chairs if book.is_free(c, starts_at, ends_at)), None)
+            if chair_id is not None:
+                lengthened = Placement(day, starts_at, ends_at, chair_id)
+        if lengthened is None:
+            before = [s.ends_at.astimezone(UTC) for s in fixed if s.day == day and s.starts_at < target.starts_at]
+            not_before = max([now, *(end + gap for end in before)])
+            lengthened = place_session(calendar, book, first_day=day, preferred=calendar_time(calendar, target),
+                                       minutes=minutes, chair_order=chairs, step_minutes=step_minutes,
+                                       not_before=not_before, days=1, allowed=allowed)
+        if lengthened is None:
+            raise RuleViolation(
+                f"Session {target.number} on {day} cannot last {minutes} minutes: no chair and time that day keeps "
+                f"the protocol's spacing inside opening hours",
+                {"session": f"no room on {day} for a {minutes}-minute session"})
+        book.take(lengthened.chair_id, lengthened.starts_at, lengthened.ends_at)
+        taken.append(lengthened)
+        moves = [Move(target.id, lengthened)]
+        previous: Placement | CourseSession = lengthened
+        for s in later:
+            allowed = spacing_of(course, calendar, [*fixed, *taken])
+            earliest = previous.ends_at.astimezone(UTC) + gap
+            if (s.starts_at >= earliest and allowed(s.starts_at, s.ends_at)
+                    and book.is_free(s.chair_id, s.starts_at, s.ends_at)):
+                stays = Placement(s.day, s.starts_at, s.ends_at, s.chair_id)
+            else:
+                stays = None
+            placement = stays or place_from(
+                calendar, book, day=day, not_before=max(s.starts_at.astimezone(UTC), earliest), minutes=s.minutes,
+                chair_order=[s.chair_id, *usual], step_minutes=step_minutes, allowed=allowed)
+            if placement is None:
+                raise RuleViolation(
+                    f"Session {s.number} on {day} cannot keep its {gap // timedelta(minutes=1)}-minute gap after a "
+                    f"{minutes}-minute session {target.number} inside opening hours "
+                    f"({calendar.opens:%H:%M}-{calendar.closes:%H:%M})",
+                    {"session": f"the sessions of {day} do not fit that day"})
+            book.take(placement.chair_id, placement.starts_at, placement.ends_at)
+            taken.append(placement)
+            if stays is None:
+                moves.append(Move(s.id, placement))
+            previous = placement
+        return moves
+    except RuleViolation:
+        for p in taken:
+            book.release(p.chair_id, p.starts_at, p.ends_at)
+        for s in released:
+            book.take(s.chair_id, s.starts_at, s.ends_at)
+        raise
+
+
+def calendar_time(calendar: SiteCalendar, session: CourseSession) -> time:
+    """The local wall-clock time a session starts at."""
+    return session.starts_at.astimezone(calendar.zone).time()
 
 
 def _lay_out_taper_again(course: CourseState, calendar: SiteCalendar, book: ChairBook,
@@ -147,6 +293,10 @@ def lay_out_again(course: CourseState, calendar: SiteCalendar, book: ChairBook, 
     daily = sorted((s for s in released if s.kind != TAPER), key=lambda s: s.starts_at)
     taper = sorted((s for s in released if s.kind == TAPER), key=lambda s: s.starts_at)
     cadence = course.cadence
+    chair_order = [c for c in [course.usual_chair()] if c is not None]
+    if cadence.sessions_per_day > 1:
+        return _one_after_another(course, calendar, book, [*daily, *taper], from_day=from_day, now=now,
+                                  chair_order=chair_order, step_minutes=step_minutes)
     taper_phases = _last_sessions_of(cadence.phases[1:], len(taper))
     phases = ([Phase(len(daily), cadence.phases[0].days_per_week)] if daily else []) + taper_phases
     if not phases:
@@ -155,10 +305,6 @@ def lay_out_again(course: CourseState, calendar: SiteCalendar, book: ChairBook, 
                    cadence.min_gap_minutes)
     slots = lay_out(plan, calendar, from_day)
     busy_days = {s.day for s in course.holding()}
-    chair_order = [c for c in [course.usual_chair()] if c is not None]
-    if cadence.sessions_per_day > 1:
-        return _one_after_another(course, calendar, book, [*daily, *taper], from_day=from_day, now=now,
-                                  chair_order=chair_order, step_minutes=step_minutes)
     placed: list[tuple[CourseSession, Placement]] = []
     for session, slot in zip([*daily, *taper], slots):
         placement = place_session(calendar, book, first_day=slot.day, preferred=course.preferred_time,
@@ -175,22 +321,22 @@ def lay_out_again(course: CourseState, calendar: SiteCalendar, book: ChairBook, 
 def _one_after_another(course: CourseState, calendar: SiteCalendar, book: ChairBook, sessions: list[CourseSession],
                        *, from_day: date, now: datetime, chair_order: list[int],
                        step_minutes: int) -> list[tuple[CourseSession, Placement]]:
-    """Accelerated: each session the protocol's gap after the one before, at most `sessions_per_day` a day."""
-    cadence = course.cadence
-    per_day: dict[date, int] = {}
+    """Accelerated: each session the protocol's gap (real minutes) after the one before, on that day
+    while it holds fewer than `sessions_per_day` and has room, else from the next open day at the
+    usual time; never too close to, overlapping or crowding a day with the course's other
+    chair-holding sessions."""
+    others: list = list(course.holding())
     placed: list[tuple[CourseSession, Placement]] = []
     previous: Placement | None = None
     for session in sessions:
-        not_before = now if previous is None else max(now, previous.ends_at + timedelta(minutes=cadence.min_gap_minutes))
-        full = frozenset(d for d, n in per_day.items() if n >= cadence.sessions_per_day)
-        placement = place_session(calendar, book, first_day=previous.day if previous else from_day,
-                                  preferred=course.preferred_time, minutes=session.minutes,
-                                  chair_order=[session.chair_id, *chair_order], step_minutes=step_minutes,
-                                  not_before=not_before, blocked_days=full)
+        placement = _place_accelerated(course, calendar, book, others, minutes=session.minutes, after=previous,
+                                       first_day=(previous.day + timedelta(days=1)) if previous else from_day,
+                                       now=now, chair_order=[session.chair_id, *chair_order],
+                                       step_minutes=step_minutes)
         if placement is None:
             raise _no_room(f"session {session.number}")
         book.take(placement.chair_id, placement.starts_at, placement.ends_at)
-        per_day[placement.day] = per_day.get(placement.day, 0) + 1
+        others.append(placement)
         placed.append((session, placement))
         previous = placement
     return placed
