@@ -63,7 +63,7 @@ def make_app(database: str, now: datetime, *, seed: bool = True):
     app = create_app(Settings(database_url=sqlalchemy_url(database), env="test", secret_key="bench-secret"),
                      clock=FixedClock(now))
     if seed:
-        seed_demo(app.extensions["tms"]["sessions"])
+        seed_demo(app.extensions["tms"].runtime)
     return app
 
 

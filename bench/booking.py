@@ -26,6 +26,7 @@ from _common import (  # noqa: E402
 import psycopg  # noqa: E402
 
 from tms_scheduler.services import booking as booking_service  # noqa: E402
+from tms_scheduler.services.actor import Actor  # noqa: E402
 
 DATABASE = "tms_bench_booking"
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
@@ -45,6 +46,8 @@ def weekdays(first: date, count: int) -> list[date]:
 
 
 def delete_course(raw: psycopg.Connection, course_id: int) -> None:
+    raw.execute("DELETE FROM session_events WHERE session_id IN (SELECT id FROM sessions WHERE course_id = %s)",
+                (course_id,))
     raw.execute("DELETE FROM sessions WHERE course_id = %s", (course_id,))
     raw.execute("DELETE FROM courses WHERE id = %s", (course_id,))
     raw.commit()
@@ -83,14 +86,14 @@ def main() -> None:
 
     with bench_database(DATABASE) as name:
         app = make_app(name, NOW)
-        engine = app.extensions["tms"]["engine"]
-        factory = app.extensions["tms"]["sessions"]
+        engine = app.extensions["tms"].engine
         desk = SignedIn(app, "front_desk")
         counter = StatementCounter(engine)
         with psycopg.connect(libpq_url(name)) as raw:
             total = args.warmup + args.iterations
             patients = iter(add_patients(raw, total + 120))
             base_course = baseline_course(raw, next(patients))
+            desk_actor = Actor(raw.execute("SELECT id FROM users WHERE role = 'front_desk'").fetchone()[0], "front_desk")
             days = weekdays(date(2027, 1, 4), 40)
             plan = iter((days[i % len(days)], TIMES[i % len(TIMES)]) for i in range(10**6))
 
@@ -129,7 +132,7 @@ def main() -> None:
                     start_date=day, preferred_time=datetime(2000, 1, 1, h, m).time())
                 result = {}
                 elapsed = timed(lambda: result.setdefault("c", booking_service.book_course(
-                    factory, request, user_id=None, now=NOW, step_minutes=15)))
+                    app.extensions["tms"].runtime, request, desk_actor)))
                 delete_course(raw, result["c"].id)
                 if i >= 10:
                     service_times.append(elapsed)

@@ -71,7 +71,7 @@ def local_morning_before(day: date) -> datetime:
 
 def build(app, raw: psycopg.Connection, courses: int, rng: random.Random) -> dict:
     """Chairs, courses, no-shows with their make-ups, completions, PHQ-9 scores. Answers counts."""
-    clock = app.extensions["tms"]["clock"]
+    clock = app.extensions["tms"].runtime.clock
     clock.now = NOW  # tokens expire 12 h after NOW, so they hold at every earlier clock
     admin, desk, tech = SignedIn(app, "admin"), SignedIn(app, "front_desk"), SignedIn(app, "technician")
     for i in range(EXTRA_CHAIRS):
@@ -192,8 +192,8 @@ def main() -> None:
 
     with bench_database(DATABASE) as name:
         app = make_app(name, NOW)
-        engine = app.extensions["tms"]["engine"]
-        factory = app.extensions["tms"]["sessions"]
+        engine = app.extensions["tms"].engine
+        factory = app.extensions["tms"].runtime.sessions
         with psycopg.connect(libpq_url(name)) as raw:
             built = build(app, raw, args.courses, random.Random(20261126))
             active, sessions, missed, makeups, scores = raw.execute(
@@ -290,7 +290,7 @@ def main() -> None:
             # Where the worklist's time goes, without HTTP: the service call, and the ORM load of the sessions.
             for _ in range(max(args.repeat // 2, 10)):
                 samples["worklist service"].append(
-                    timed(lambda: progress_service.worklist(factory, "fullerton", now=NOW)))
+                    timed(lambda: progress_service.worklist(app.extensions["tms"].runtime, "fullerton")))
                 samples["worklist ORM sessions"].append(timed(orm_sessions))
 
             if args.profile:

@@ -134,7 +134,7 @@ def stored(database: str) -> int:
 def build(database: str, target: int, *, drop_exclusion: bool) -> float:
     """The demo clinic, the extra sites, Fullerton's realistic months and history up to `target` sessions."""
     started = time.perf_counter()
-    make_app(database, NOW).extensions["tms"]["engine"].dispose()  # sites, chairs, protocols, users
+    make_app(database, NOW).extensions["tms"].engine.dispose()  # sites, chairs, protocols, users
     with psycopg.connect(libpq_url(database)) as raw:
         extra_chairs = add_extra_sites(raw)
         fullerton = [r[0] for r in raw.execute("SELECT id FROM chairs WHERE site_id = 'fullerton' ORDER BY id")]
@@ -153,7 +153,7 @@ class Target:
     def __init__(self, database: str):
         self.app = make_app(database, NOW, seed=False)
         self.desk = SignedIn(self.app, "front_desk")
-        self.counter = StatementCounter(self.app.extensions["tms"]["engine"])
+        self.counter = StatementCounter(self.app.extensions["tms"].engine)
         self.samples: dict[str, list[float]] = {"availability": [], "day board": []}
 
     def availability(self, i: int):
@@ -183,7 +183,7 @@ class Target:
             self.samples["day board"].append(timed(lambda: self.board(i)))
 
     def close(self) -> None:
-        self.app.extensions["tms"]["engine"].dispose()
+        self.app.extensions["tms"].engine.dispose()
 
 
 def explain(raw: psycopg.Connection) -> None:

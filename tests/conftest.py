@@ -149,15 +149,15 @@ def settings(database_url) -> Settings:
 @pytest.fixture
 def app(settings, clock):
     app = create_app(settings, clock=clock)
-    seed_demo(app.extensions["tms"]["sessions"])
+    seed_demo(app.extensions["tms"].runtime)
     yield app
-    app.extensions["tms"]["engine"].dispose()
+    app.extensions["tms"].engine.dispose()
 
 
 @pytest.fixture
 def db(app):
     """The app's session factory, for looking at what the API wrote."""
-    return app.extensions["tms"]["sessions"]
+    return app.extensions["tms"].runtime.sessions
 
 
 class RoleClient:

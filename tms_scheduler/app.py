@@ -1,10 +1,10 @@
-"""create_app: the one place that wires the service together."""
+"""create_app: the web process's Flask app, around the parts bootstrap wires."""
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask, g, jsonify, request
 from flask_smorest import Api
@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from .api import auth, courses, errors, patients, protocols, sessions, sites
 from .api.context import authenticate_api_request
-from .db.engine import make_engine, make_session_factory
+from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
@@ -38,14 +38,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             "security": [{"bearer": []}],
         },
     )
-    engine = make_engine(settings.database_url)
-    app.extensions["tms"] = {
-        "settings": settings,
-        "engine": engine,
-        "sessions": make_session_factory(engine),
-        "clock": clock or (lambda: datetime.now(UTC)),
-        "zones": {},
-    }
+    components = bootstrap(settings, clock=clock)
+    engine = components.engine
+    app.extensions["tms"] = components
 
     api = Api(app)
     for blueprint in BLUEPRINTS:

@@ -8,15 +8,21 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .db import migrate
+from .bootstrap import Components
 from .domain.errors import DomainError
 from .services import auth, demo
+from .services.actor import OPERATOR
 
 db_group = AppGroup("db", help="Database migrations (Alembic).")
 users_group = AppGroup("users", help="Users who sign in.")
 
 
+def _components() -> Components:
+    return current_app.extensions["tms"]
+
+
 def _settings():
-    return current_app.extensions["tms"]["settings"]
+    return _components().settings
 
 
 @db_group.command("upgrade")
@@ -24,7 +30,7 @@ def _settings():
 def db_upgrade(revision):
     """Apply migrations up to REVISION (default: the newest)."""
     migrate.upgrade(_settings().database_url, revision)
-    click.echo(f"database at {migrate.current_revision(current_app.extensions['tms']['engine'])}")
+    click.echo(f"database at {migrate.current_revision(_components().engine)}")
 
 
 @db_group.command("downgrade")
@@ -32,13 +38,13 @@ def db_upgrade(revision):
 def db_downgrade(revision):
     """Undo migrations down to REVISION (default: one step; 'base' for all)."""
     migrate.downgrade(_settings().database_url, revision)
-    click.echo(f"database at {migrate.current_revision(current_app.extensions['tms']['engine'])}")
+    click.echo(f"database at {migrate.current_revision(_components().engine)}")
 
 
 @db_group.command("current")
 def db_current():
     """Show the database's migration and the newest one in the code."""
-    current = migrate.current_revision(current_app.extensions["tms"]["engine"])
+    current = migrate.current_revision(_components().engine)
     head = migrate.head_revision()
     click.echo(f"{current} (head)" if current == head else f"{current} (newest is {head})")
 
@@ -46,7 +52,7 @@ def db_current():
 @click.command("seed-demo")
 def seed_demo():
     """Load the demo clinic; running it twice changes nothing."""
-    added = demo.seed_demo(current_app.extensions["tms"]["sessions"])
+    added = demo.seed_demo(_components().runtime)
     click.echo("\n".join(f"added {what}" for what in added) if added else "demo clinic already loaded")
     if not _settings().is_production:
         click.echo("demo users (development only):")
@@ -61,7 +67,7 @@ def seed_demo():
 def users_create(name, role, password):
     """Add a user who can sign in."""
     try:
-        user = auth.create_user(current_app.extensions["tms"]["sessions"], name, role, password)
+        user = auth.create_user(_components().runtime, name, role, password, OPERATOR)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created user {user.username} ({user.role})")

@@ -481,11 +481,12 @@ def test_the_history_lists_who_when_from_to_and_why_for_each_change(client, cloc
     desk_id, technician_id = user_id_of(db, "front_desk"), user_id_of(db, "technician")
     rows = [(e["action"], e["user_id"], e["at"], e["from_status"], e["to_status"]) for e in answer.json]
     assert rows == [
+        ("book", desk_id, "2026-12-01T09:00:00-08:00", None, "scheduled"),
         ("reschedule", desk_id, "2027-03-02T15:00:00-08:00", "scheduled", "scheduled"),
         ("check_in", desk_id, "2027-03-03T10:55:00-08:00", "scheduled", "checked_in"),
         ("complete", technician_id, "2027-03-03T12:00:00-08:00", "checked_in", "completed"),
     ]
-    move = answer.json[0]
+    move = answer.json[1]
     assert (move["from_starts_at"], move["to_starts_at"], move["reason"]) == (
         "2027-03-03T09:00:00-08:00", "2027-03-03T11:00:00-08:00", "school run")
 
@@ -497,7 +498,7 @@ def test_the_history_of_a_cancelled_session_says_why(front_desk, course):
     history = front_desk.get(url(session, "history")).json
 
     assert [(e["action"], e["from_status"], e["to_status"], e["reason"]) for e in history] == [
-        ("cancel", "scheduled", "cancelled", "funeral")]
+        ("book", None, "scheduled", None), ("cancel", "scheduled", "cancelled", "funeral")]
 
 
 def test_the_history_of_an_unknown_session_answers_404(front_desk):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import event
 
 from tests.factories import (
     book_course,
@@ -344,3 +345,122 @@ def test_the_worklist_refuses_an_unknown_flag_422(client, clock):
 
 def test_the_front_desk_may_not_read_the_worklist_403(front_desk):
     assert front_desk.get(WORKLIST).status_code == 403
+
+
+# --- the patient's misses count from the moment they are recorded; the clinic's never
+
+def cancel(client, session: dict, by: str) -> dict:
+    answer = client.post(f"{SESSIONS}/{session['id']}/cancel", json={"reason": "travelling", "by": by})
+    assert answer.status_code == 200, answer.json
+    return answer.json
+
+
+def test_two_sessions_cancelled_ahead_by_the_patient_raise_consecutive_misses_at_once(client, clock, course):
+    desk = signed_in_at(client, clock, local(2027, 2, 25, 10, 0))
+    cancel(desk, session_number(course, 3), "patient")
+    cancel(desk, session_number(course, 4), "patient")
+    clinician = signed_in_at(client, clock, local(2027, 2, 25, 10, 5), "clinician")
+
+    body = progress(clinician, course)
+
+    messages = {f["code"]: f["message"] for f in body["flags"]}
+    assert messages["consecutive_misses"] == "2 sessions missed in a row from 2027-03-03"
+    assert body["missed"] == 2
+
+
+def test_sessions_cancelled_by_the_clinic_raise_no_consecutive_misses_and_are_not_missed(client, clock, course):
+    desk = signed_in_at(client, clock, local(2027, 2, 25, 10, 0))
+    cancel(desk, session_number(course, 3), "clinic")
+    cancel(desk, session_number(course, 4), "clinic")
+    clinician = signed_in_at(client, clock, local(2027, 3, 4, 12, 0), "clinician")  # both days have passed
+
+    body = progress(clinician, course)
+
+    assert "consecutive_misses" not in flag_codes(body)
+    assert (body["missed"], body["attendance_rate"]) == (0, None)
+
+
+# --- the daily phase is counted in the site's open days
+
+@pytest.fixture
+def across_the_holidays(front_desk) -> dict:
+    """A standard course from Monday 2027-11-29: its 30 daily sessions run to Tuesday 2028-01-11, as
+    Fullerton is closed on Christmas and New Year (observed Friday 12-24 and Friday 12-31)."""
+    return book_course(front_desk, create_patient(front_desk, first_name="Noel")["id"], start_date="2027-11-29")
+
+
+def test_a_course_booked_across_the_december_holidays_raises_no_daily_phase_over_6_weeks(
+        client, clock, across_the_holidays):
+    daily = [s["starts_at"][:10] for s in across_the_holidays["sessions"] if s["kind"] != "taper"]
+    assert (len(daily), max(daily)) == (30, "2028-01-11")  # 44 calendar days, 30 open days
+    clinician = signed_in_at(client, clock, local(2027, 11, 29, 12, 0), "clinician")
+
+    assert "daily_phase_over_6_weeks" not in flag_codes(progress(clinician, across_the_holidays))
+
+
+def test_a_make_up_on_the_31st_open_day_across_the_holidays_raises_daily_phase_over_6_weeks(
+        client, clock, across_the_holidays):
+    missed = miss(client, clock, session_number(across_the_holidays, 2))
+    assert missed["makeup_session"]["starts_at"][:10] == "2028-01-12"
+    clinician = signed_in_at(client, clock, local(2027, 11, 30, 12, 0), "clinician")
+
+    body = progress(clinician, across_the_holidays)
+
+    assert "daily_phase_over_6_weeks" in flag_codes(body)
+
+
+def test_the_worklist_judges_each_courses_daily_phase_by_the_sites_open_days(
+        front_desk, client, clock, across_the_holidays):
+    late = book_course(front_desk, create_patient(front_desk, first_name="Late")["id"], start_date="2027-11-15")
+    miss(client, clock, session_number(late, 2))  # its make-up goes to 2027-12-30, the 31st open day
+    clinician = signed_in_at(client, clock, local(2027, 11, 30, 12, 0), "clinician")
+
+    answer = clinician.get(WORKLIST, query_string={"flag": "daily_phase_over_6_weeks"})
+
+    assert answer.status_code == 200, answer.json
+    assert [e["course_id"] for e in answer.json] == [late["id"]]
+
+
+def test_the_worklist_reads_as_many_statements_for_three_courses_as_for_one(client, clock, db, course):
+    engine = db.kw["bind"]
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    def counted_worklist() -> int:
+        clinician = signed_in_at(client, clock, local(2027, 3, 2, 12, 0), "clinician")
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert clinician.get(WORKLIST).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    one = counted_worklist()
+    desk = signed_in_at(client, clock, local(2027, 2, 25, 10, 0))
+    book_course(desk, create_patient(desk, first_name="Second")["id"], preferred_time="11:00")
+    book_course(desk, create_patient(desk, first_name="Third")["id"], start_date="2027-11-29")  # into 2028
+
+    assert counted_worklist() == one
+
+
+# --- "today" is the site's local date
+
+def test_a_score_dated_today_at_17_30_in_the_sites_zone_is_accepted_though_utc_is_already_tomorrow(
+        client, clock, course):
+    clinician = signed_in_at(client, clock, local(2027, 2, 20, 17, 30), "clinician")  # 01:30 UTC on 02-21
+
+    assert score(clinician, course, 18, "2027-02-20").status_code == 201
+
+
+def test_a_score_dated_the_next_local_day_at_17_30_is_refused_though_utc_is_already_that_day(
+        client, clock, db, course):
+    clinician = signed_in_at(client, clock, local(2027, 2, 20, 17, 30), "clinician")  # 01:30 UTC on 02-21
+
+    with writes_nothing(db):
+        answer = score(clinician, course, 18, "2027-02-21")
+
+    assert answer.status_code == 422, answer.json
+    assert "taken_on" in error_fields(answer)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tms_scheduler.db.models import ROLES
+from tms_scheduler.domain.roles import ROLES
 
 # Answered to anyone signed in (sign-out) or to anyone at all (sign-in); every other endpoint names its roles.
 UNRESTRICTED = {("POST", "/api/v1/auth/tokens"), ("DELETE", "/api/v1/auth/tokens/current")}

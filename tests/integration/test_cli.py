@@ -78,7 +78,7 @@ def test_a_user_created_on_the_command_line_can_sign_in(upgraded, sqlite_file_ur
         wrong = app.test_client().post("/api/v1/auth/tokens",
                                        json={"username": "dr-reyes", "password": "not-the-secret"})
     finally:
-        app.extensions["tms"]["engine"].dispose()
+        app.extensions["tms"].engine.dispose()
     assert answer.status_code == 201, answer.json
     assert answer.json["role"] == "clinician"
     assert wrong.status_code == 401

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
 
 from tms_scheduler.db import models
 
@@ -14,6 +15,12 @@ PACIFIC_WINTER = timezone(timedelta(hours=-8))
 
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2027, 3, 1, hour, minute, tzinfo=PACIFIC_WINTER)
+
+
+@pytest.fixture
+def db(app):
+    """Sessions on the app's database without the service's write guard: these tests bypass the service."""
+    return sessionmaker(app.extensions["tms"].engine, expire_on_commit=False)
 
 
 @pytest.fixture

@@ -20,7 +20,14 @@ from tms_scheduler.db import migrate, models
 from tms_scheduler.db.engine import make_engine, make_session_factory
 from tms_scheduler.services.demo import seed_demo
 from tms_scheduler.services.no_shows import mark_overdue_no_shows
+from tms_scheduler.services.runtime import Runtime
 from tms_scheduler.settings import PROJECT_ROOT, Settings
+
+
+def sweep(factory, *, now: datetime, grace: timedelta) -> int:
+    """The scheduler's no-show sweep, run with the clock at `now`."""
+    return mark_overdue_no_shows(Runtime(factory, lambda: now), grace=grace)
+
 
 FULLERTON = ZoneInfo("America/Los_Angeles")
 SWEEP_DEADLINE_SECONDS = 30
@@ -74,7 +81,7 @@ def three_courses(front_desk, client, clock) -> dict:
 def test_the_sweep_marks_overdue_sessions_no_show_with_one_make_up_each(db, three_courses):
     overdue = [session_number(three_courses["due"], n)["id"] for n in (1, 2)]
 
-    marked = mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
+    marked = sweep(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
 
     assert marked == 2
     assert statuses(db, overdue) == {i: "no_show" for i in overdue}
@@ -92,7 +99,7 @@ def test_the_sweep_marks_overdue_sessions_no_show_with_one_make_up_each(db, thre
 def test_the_sweep_leaves_the_sessions_of_a_cancelled_course_alone(db, three_courses):
     left = session_number(three_courses["cancelled"], 1)["id"]
 
-    mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
+    sweep(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
 
     assert statuses(db, [left]) == {left: "scheduled"}
     assert left not in no_show_events(db)
@@ -102,20 +109,20 @@ def test_the_sweep_leaves_the_sessions_of_a_cancelled_course_alone(db, three_cou
 def test_the_sweep_waits_for_the_grace_period_after_a_sessions_end(db, three_courses):
     just_ended = session_number(three_courses["running"], 1)["id"]
 
-    mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
+    sweep(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
     assert statuses(db, [just_ended]) == {just_ended: "scheduled"}
 
-    marked = mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 31), grace=timedelta(minutes=30))
+    marked = sweep(db, now=local(2027, 3, 2, 12, 31), grace=timedelta(minutes=30))
 
     assert marked == 1
     assert statuses(db, [just_ended]) == {just_ended: "no_show"}
 
 
 def test_sweeping_again_marks_nothing_more(db, three_courses):
-    mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
+    sweep(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
     events, made_up = no_show_events(db), makeups_for(db)
 
-    assert mark_overdue_no_shows(db, now=local(2027, 3, 2, 12, 5), grace=timedelta(minutes=30)) == 0
+    assert sweep(db, now=local(2027, 3, 2, 12, 5), grace=timedelta(minutes=30)) == 0
 
     assert (no_show_events(db), makeups_for(db)) == (events, made_up)
 
@@ -133,7 +140,7 @@ def test_a_course_the_sweep_cannot_handle_does_not_hold_up_the_others(db, three_
         return real_load(session, course_id, **kwargs)
 
     monkeypatch.setattr(no_shows, "load_course", load_course)
-    marked = mark_overdue_no_shows(db, now=local(2027, 3, 3, 12, 0), grace=timedelta(minutes=30))
+    marked = sweep(db, now=local(2027, 3, 3, 12, 0), grace=timedelta(minutes=30))
 
     running = session_number(three_courses["running"], 1)["id"]
     assert statuses(db, [running]) == {running: "no_show"}
@@ -159,8 +166,8 @@ def overdue_database(fresh_database_url) -> dict:
     start = _monday_of(real_now.astimezone(FULLERTON).date()) - timedelta(days=21)
     clock = Clock(now=datetime.combine(start - timedelta(days=1), datetime.min.time(), FULLERTON).astimezone(UTC))
     app = create_app(Settings(database_url=url, env="test", secret_key="test-secret"), clock=clock)
-    factory = app.extensions["tms"]["sessions"]
-    seed_demo(factory)
+    factory = app.extensions["tms"].runtime.sessions
+    seed_demo(app.extensions["tms"].runtime)
     client = app.test_client()
     desk = signed_in(client, "front_desk")
     courses = [book_course(desk, create_patient(desk, first_name=f"Sweep{i}")["id"], start_date=str(start),
@@ -169,7 +176,7 @@ def overdue_database(fresh_database_url) -> dict:
     desk = signed_in(client, "front_desk")
     answer = desk.post(f"/api/v1/courses/{courses[3]['id']}/cancel", json={"reason": "moved away"})
     assert answer.status_code == 200, answer.json
-    app.extensions["tms"]["engine"].dispose()
+    app.extensions["tms"].engine.dispose()
 
     engine = make_engine(url)
     factory = make_session_factory(engine)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from tms_scheduler.domain.lifecycle import CANCELLED, CHECKED_IN, COMPLETED, NO_SHOW, SCHEDULED
-from tms_scheduler.domain.planning import MAKEUP, TREATMENT
+from tms_scheduler.domain.planning import MAKEUP, TAPER, TREATMENT
 from tms_scheduler.domain.progress import (
     FLAG_ORDER,
     AuthorizationFact,
@@ -20,23 +22,33 @@ from tms_scheduler.domain.progress import (
     urgency,
 )
 
-from .clinic import la, plan
+from .clinic import la, plan, site, weekdays_from
 
 MON = date(2027, 3, 1)  # session 1; the daily phase runs to Fri 9 April, the taper to Wed 28 April
 WEEK2 = date(2027, 3, 8)  # Monday of week 2: sessions 6-10
 WEEK3 = date(2027, 3, 15)  # Monday of week 3: sessions 11-15
 
 
-def course(statuses: dict[int, str] | None = None, *, given_through: int = 0, start: date = MON) -> list[SessionFact]:
-    """The standard 36-session course from `start` at 09:00; sessions up to `given_through` completed."""
-    statuses = statuses or {}
-    return [SessionFact(p.number, p.kind, statuses.get(p.number, COMPLETED if p.number <= given_through else SCHEDULED),
-                        p.day, p.starts_at)
-            for p in plan("tms-10hz-standard", start)]
+def _by(status: str, by: str | None) -> str | None:
+    """Who cancelled: the patient, unless the test names someone else."""
+    return (by or "patient") if status == CANCELLED else None
 
 
-def fact(number: int, day: date, status: str, kind: str = TREATMENT) -> SessionFact:
-    return SessionFact(number, kind, status, day, la(day, 9))
+def course(statuses: dict[int, str] | None = None, *, given_through: int = 0, start: date = MON,
+           by: dict[int, str] | None = None) -> list[SessionFact]:
+    """The standard 36-session course from `start` at 09:00; sessions up to `given_through` completed.
+
+    Cancelled sessions were cancelled by the patient unless `by` names who did."""
+    statuses, by = statuses or {}, by or {}
+    facts = []
+    for p in plan("tms-10hz-standard", start):
+        status = statuses.get(p.number, COMPLETED if p.number <= given_through else SCHEDULED)
+        facts.append(SessionFact(p.number, p.kind, status, p.day, p.starts_at, _by(status, by.get(p.number))))
+    return facts
+
+
+def fact(number: int, day: date, status: str, kind: str = TREATMENT, by: str | None = None) -> SessionFact:
+    return SessionFact(number, kind, status, day, la(day, 9), _by(status, by))
 
 
 def noon(day: date):
@@ -51,42 +63,81 @@ def codes(flags: list[Flag]) -> list[str]:
 
 def test_two_misses_in_a_row_are_flagged():
     sessions = course({5: NO_SHOW, 6: NO_SHOW}, given_through=4)
-    assert consecutive_misses(sessions, noon(WEEK2)).code == "consecutive_misses"
+    assert consecutive_misses(sessions).code == "consecutive_misses"
 
 
 def test_a_single_miss_is_not_flagged():
     sessions = course({6: NO_SHOW}, given_through=5)
-    assert consecutive_misses(sessions, noon(WEEK2)) is None
+    assert consecutive_misses(sessions) is None
 
 
 def test_a_completed_session_after_two_misses_breaks_the_run():
     sessions = course({5: NO_SHOW, 6: NO_SHOW}, given_through=7)
-    assert consecutive_misses(sessions, noon(WEEK2 + timedelta(days=1))) is None
+    assert consecutive_misses(sessions) is None
 
 
-def test_a_cancellation_counts_as_a_miss():
-    sessions = course({5: CANCELLED, 6: NO_SHOW}, given_through=4)
-    assert consecutive_misses(sessions, noon(WEEK2)) is not None
+def test_a_cancellation_by_the_patient_counts_as_a_miss():
+    sessions = course({5: CANCELLED, 6: NO_SHOW}, given_through=4, by={5: "patient"})
+    assert consecutive_misses(sessions) is not None
 
 
-def test_the_flag_says_how_many_sessions_were_missed_in_a_row():
+def test_the_flag_says_how_many_sessions_were_missed_in_a_row_and_from_which_day():
     sessions = course({4: NO_SHOW, 5: NO_SHOW, 6: CANCELLED}, given_through=3)
-    assert consecutive_misses(sessions, noon(WEEK2)).message == "3 sessions missed in a row"
+    assert consecutive_misses(sessions).message == "3 sessions missed in a row from 2027-03-04"
 
 
 def test_misses_before_the_last_session_given_are_not_flagged():
     sessions = course({3: NO_SHOW, 4: NO_SHOW}, given_through=6)
-    assert consecutive_misses(sessions, noon(WEEK2)) is None
+    assert consecutive_misses(sessions) is None
 
 
-def test_sessions_cancelled_ahead_are_not_counted_before_their_time():
-    sessions = course({7: CANCELLED, 8: CANCELLED}, given_through=6)
-    assert consecutive_misses(sessions, noon(WEEK2)) is None
+def test_two_sessions_cancelled_ahead_by_the_patient_flag_the_course_now():
+    sessions = course({7: CANCELLED, 8: CANCELLED}, given_through=6)  # Tue and Wed of week 2
+    result = progress_of(sessions, day=WEEK2)  # Monday noon: neither has come yet
+    assert "consecutive_misses" in codes(result.flags)
 
 
-def test_a_past_session_not_yet_marked_does_not_break_a_run_of_misses():
+def test_sessions_still_scheduled_after_a_run_of_misses_do_not_clear_it():
     sessions = course({5: NO_SHOW, 6: NO_SHOW}, given_through=4)  # 7 (Tue) still scheduled, its time passed
-    assert consecutive_misses(sessions, noon(WEEK2 + timedelta(days=1))) is not None
+    assert consecutive_misses(sessions) is not None
+
+
+def test_a_session_still_scheduled_between_two_misses_makes_them_not_consecutive():
+    sessions = course({5: NO_SHOW, 7: NO_SHOW}, given_through=4)  # 6 (Mon) past but not marked
+    assert consecutive_misses(sessions) is None
+
+
+@pytest.mark.parametrize("by", ["clinic", "closure", "pause", "course_cancel"])
+def test_sessions_cancelled_by_anyone_but_the_patient_are_not_misses(by):
+    sessions = course({7: CANCELLED, 8: CANCELLED}, given_through=6, by={7: by, 8: by})
+    assert consecutive_misses(sessions) is None
+
+
+@pytest.mark.parametrize("by", ["clinic", "closure"])
+def test_a_cancellation_by_the_clinic_or_a_closure_does_not_break_a_run_of_misses(by):
+    sessions = course({5: NO_SHOW, 6: CANCELLED, 7: CANCELLED}, given_through=4, by={6: by})
+    assert consecutive_misses(sessions).message == "2 sessions missed in a row from 2027-03-05"
+
+
+def test_a_no_show_then_a_completed_session_then_a_no_show_is_not_flagged():
+    sessions = course({5: NO_SHOW, 6: COMPLETED, 7: NO_SHOW}, given_through=4)
+    assert consecutive_misses(sessions) is None
+
+
+def test_a_run_of_misses_is_no_longer_flagged_once_a_session_after_it_is_given():
+    cancelled_ahead = {8: CANCELLED, 9: CANCELLED}  # by the patient, on Monday of week 2
+    assert consecutive_misses(course(cancelled_ahead, given_through=7)) is not None
+    assert consecutive_misses(course({**cancelled_ahead, 10: COMPLETED}, given_through=7)) is None
+
+
+def test_a_session_given_after_a_run_clears_it_even_with_a_session_not_yet_marked_in_between():
+    sessions = course({5: NO_SHOW, 6: NO_SHOW, 8: COMPLETED}, given_through=4)  # 7 (Tue) not marked yet
+    assert consecutive_misses(sessions) is None
+
+
+def test_the_flag_names_the_longest_run_not_yet_followed_by_a_session_given():
+    sessions = course({5: NO_SHOW, 6: NO_SHOW, 8: CANCELLED, 9: CANCELLED, 10: CANCELLED}, given_through=4)
+    assert consecutive_misses(sessions).message == "3 sessions missed in a row from 2027-03-10"
 
 
 # --- a low week -------------------------------------------------------------------------------------------
@@ -156,7 +207,7 @@ def test_a_course_that_owes_no_more_sessions_has_no_gap_to_today():
 
 def test_a_finished_course_is_not_flagged_for_the_days_since_its_last_session():
     sessions = [fact(n, MON + timedelta(days=n - 1), COMPLETED) for n in range(1, 4)]
-    result = progress(sessions, 3, None, noon(date(2027, 4, 30)), date(2027, 4, 30))
+    result = progress(sessions, 3, None, noon(date(2027, 4, 30)), MON_TO_FRI)
     assert "gap_over_7_days" not in codes(result.flags)
 
 
@@ -187,36 +238,73 @@ def test_a_course_given_every_weekday_has_no_gap():
 
 # --- a daily phase past 6 weeks ---------------------------------------------------------------------------
 
+MON_TO_FRI = site()
+MON_TO_SAT = site(open_days={1, 2, 3, 4, 5, 6})
+HOLIDAYS_START = date(2027, 11, 29)  # a Monday; Christmas and New Year are observed on Fri 24 and Fri 31 December
+
+
+def daily_phase(calendar, count: int, start: date = HOLIDAYS_START) -> list[SessionFact]:
+    """`count` daily sessions on the site's first `count` open days from `start`, still to come."""
+    return [fact(n, day, SCHEDULED) for n, day in enumerate(weekdays_from(start, count, calendar), start=1)]
+
+
 def test_a_daily_phase_within_6_weeks_is_not_flagged():
-    assert daily_phase_over_6_weeks(course()) is None  # Mon 1 March to Fri 9 April; the taper runs on
+    assert daily_phase_over_6_weeks(course(), MON_TO_FRI) is None  # Mon 1 March to Fri 9 April; the taper runs on
 
 
 def test_a_make_up_in_week_7_of_the_daily_phase_is_flagged():
     sessions = [*course({5: NO_SHOW}), fact(37, date(2027, 4, 12), SCHEDULED, MAKEUP)]
-    assert daily_phase_over_6_weeks(sessions).code == "daily_phase_over_6_weeks"
+    assert daily_phase_over_6_weeks(sessions, MON_TO_FRI).code == "daily_phase_over_6_weeks"
 
 
-def test_a_daily_session_on_day_41_is_not_past_6_weeks():
-    tuesday = date(2027, 3, 2)
+def test_a_daily_session_on_the_30th_open_day_is_not_past_6_weeks():
+    tuesday = date(2027, 3, 2)  # to Monday 12 April: 30 weekdays, no holiday
     sessions = [fact(1, tuesday, COMPLETED), fact(2, tuesday + timedelta(days=41), SCHEDULED)]
-    assert daily_phase_over_6_weeks(sessions) is None
+    assert daily_phase_over_6_weeks(sessions, MON_TO_FRI) is None
 
 
-def test_a_daily_session_on_day_42_is_past_6_weeks():
+def test_a_daily_session_on_the_31st_open_day_is_past_6_weeks():
     tuesday = date(2027, 3, 2)
     sessions = [fact(1, tuesday, COMPLETED), fact(2, tuesday + timedelta(days=42), SCHEDULED)]
-    assert daily_phase_over_6_weeks(sessions) is not None
+    assert daily_phase_over_6_weeks(sessions, MON_TO_FRI) is not None
 
 
 def test_a_missed_daily_session_past_6_weeks_is_not_flagged():
     sessions = [*course(), fact(37, date(2027, 4, 12), NO_SHOW, MAKEUP)]
-    assert daily_phase_over_6_weeks(sessions) is None
+    assert daily_phase_over_6_weeks(sessions, MON_TO_FRI) is None
 
 
 def test_the_six_weeks_count_from_the_first_session_even_if_it_was_missed():
     sessions = course({1: CANCELLED})  # the course began on 1 March all the same
     moved = [s for s in sessions if s.number != 30] + [fact(30, date(2027, 4, 12), SCHEDULED)]
-    assert daily_phase_over_6_weeks(moved) is not None
+    assert daily_phase_over_6_weeks(moved, MON_TO_FRI) is not None
+
+
+def test_a_course_booked_across_the_december_holidays_is_not_flagged():
+    sessions = course(start=HOLIDAYS_START)  # 30 daily sessions to Tue 11 January 2028: 44 calendar days
+    assert max(s.day for s in sessions if s.kind != TAPER) == date(2028, 1, 11)
+    assert daily_phase_over_6_weeks(sessions, MON_TO_FRI) is None
+
+
+def test_a_make_up_on_the_31st_open_day_across_the_december_holidays_is_flagged():
+    sessions = [*course({5: NO_SHOW}, start=HOLIDAYS_START), fact(37, date(2028, 1, 12), SCHEDULED, MAKEUP)]
+    flag = daily_phase_over_6_weeks(sessions, MON_TO_FRI)
+    assert flag.message == ("the daily phase runs from 2027-11-29 to 2028-01-12, 31 open days: "
+                            "past 6 weeks (30)")
+
+
+def test_a_closure_of_the_site_does_not_count_as_an_open_day_of_the_daily_phase():
+    closed = site(closures=frozenset({date(2027, 3, 10)}))
+    sessions = daily_phase(closed, 30, start=MON)  # to Mon 12 April, over the closure
+    assert daily_phase_over_6_weeks(sessions, closed) is None
+
+
+def test_a_monday_to_saturday_site_allows_36_open_days_of_daily_phase():
+    assert daily_phase_over_6_weeks(daily_phase(MON_TO_SAT, 36), MON_TO_SAT) is None
+
+
+def test_a_monday_to_saturday_site_flags_37_open_days_of_daily_phase():
+    assert daily_phase_over_6_weeks(daily_phase(MON_TO_SAT, 37), MON_TO_SAT) is not None
 
 
 # --- authorization -------------------------------------------------------------------------------------
@@ -298,8 +386,8 @@ def test_a_week_without_sessions_needs_no_re_check():
 
 # --- progress: the counts ---------------------------------------------------------------------------------
 
-def progress_of(sessions, prescribed=36, auth=None, day: date = WEEK3):
-    return progress(sessions, prescribed, auth, noon(day), day)
+def progress_of(sessions, prescribed=36, auth=None, day: date = WEEK3, calendar=MON_TO_FRI):
+    return progress(sessions, prescribed, auth, noon(day), calendar)
 
 
 def test_progress_reports_the_prescribed_count():
@@ -310,8 +398,14 @@ def test_progress_counts_completed_sessions():
     assert progress_of(course(given_through=10)).completed == 10
 
 
-def test_progress_counts_no_shows_and_cancellations_as_missed():
-    assert progress_of(course({3: NO_SHOW, 7: CANCELLED}, given_through=10)).missed == 2
+def test_progress_counts_no_shows_and_cancellations_by_the_patient_as_missed():
+    assert progress_of(course({3: NO_SHOW, 7: CANCELLED}, given_through=10, by={7: "patient"})).missed == 2
+
+
+@pytest.mark.parametrize("by", ["clinic", "closure"])
+def test_progress_does_not_count_cancellations_by_the_clinic_or_a_closure_as_missed(by):
+    result = progress_of(course({3: NO_SHOW, 7: CANCELLED}, given_through=10, by={7: by}))
+    assert (result.missed, result.attendance_rate) == (1, 0.889)  # 8 given of 9, not of 10
 
 
 def test_progress_remaining_is_prescribed_less_completed():
@@ -324,7 +418,7 @@ def test_progress_remaining_never_goes_below_0():
 
 
 def test_attendance_rate_is_completed_over_completed_and_missed():
-    assert progress_of(course({3: NO_SHOW, 7: CANCELLED}, given_through=10)).attendance_rate == 0.8
+    assert progress_of(course({3: NO_SHOW, 7: CANCELLED}, given_through=10, by={7: "patient"})).attendance_rate == 0.8
 
 
 def test_attendance_rate_is_rounded_to_3_places():

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, abort
 
 from ..services import auth as auth_service
 from . import schemas
-from .context import caller, db, now, roles, settings
+from .context import actor, caller, roles, runtime, settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Signing in and users")
 
@@ -22,7 +22,7 @@ class Tokens(MethodView):
     def post(self, body):
         """Sign in: a bearer token for the other calls"""
         try:
-            issued = auth_service.issue_token(db(), body["username"], body["password"], now=now(),
+            issued = auth_service.issue_token(runtime(), body["username"], body["password"],
                                               ttl=timedelta(minutes=settings().token_ttl_minutes))
         except auth_service.BadCredentials:
             abort(401, message="Unknown username or wrong password")
@@ -38,7 +38,7 @@ class CurrentToken(MethodView):
     @blp.response(204)
     def delete(self):
         """Sign out: the token used stops working"""
-        auth_service.revoke_token(db(), caller().token_id, now=now())
+        auth_service.revoke_token(runtime(), caller().token_id)
 
 
 @blp.route("/users")
@@ -49,4 +49,4 @@ class Users(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="username taken")
     def post(self, body):
         """Add a user (admin)"""
-        return auth_service.create_user(db(), body["username"], body["role"], body["password"])
+        return auth_service.create_user(runtime(), body["username"], body["role"], body["password"], actor())

@@ -1,4 +1,4 @@
-"""What a view needs from the app: the database, the clock, the caller, and the roles it may act in."""
+"""What a view needs from the app: the runtime, the caller as an actor, and the roles it may act in."""
 from __future__ import annotations
 
 import functools
@@ -8,31 +8,36 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
 from flask_smorest import abort
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from ..db import models
+from ..domain.roles import ROLES
+from ..services import catalog
+from ..services.actor import Actor
 from ..services.auth import Caller, caller_for
+from ..services.runtime import Runtime
 from ..settings import Settings
 
 PUBLIC_ENDPOINTS = {("POST", "/api/v1/auth/tokens")}
 ZONE_CACHE_SECONDS = 60
 
 
-def db() -> sessionmaker[Session]:
-    return current_app.extensions["tms"]["sessions"]
+def runtime() -> Runtime:
+    return current_app.extensions["tms"].runtime
 
 
 def settings() -> Settings:
-    return current_app.extensions["tms"]["settings"]
+    return current_app.extensions["tms"].settings
 
 
 def now() -> datetime:
-    return current_app.extensions["tms"]["clock"]()
+    return runtime().now()
 
 
 def caller() -> Caller:
     return g.caller
+
+
+def actor() -> Actor:
+    """The signed-in caller, as the services take who makes a change."""
+    return Actor(g.caller.user_id, g.caller.role)
 
 
 def authenticate_api_request() -> None:
@@ -45,7 +50,7 @@ def authenticate_api_request() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         abort(401, message="Sign in first: send Authorization: Bearer TOKEN")
-    found = caller_for(db(), token.strip(), now=now())
+    found = caller_for(runtime(), token.strip())
     if found is None:
         abort(401, message="The token is unknown, expired or signed out")
     g.caller = found
@@ -67,7 +72,7 @@ def roles(*allowed: str):
     return decorate
 
 
-ALL_ROLES = tuple(models.ROLES)
+ALL_ROLES = ROLES
 
 
 def zone_of(site_id: str) -> ZoneInfo:
@@ -76,13 +81,16 @@ def zone_of(site_id: str) -> ZoneInfo:
     Zones are read for all sites at once and kept a minute per process (a site's zone
     practically never changes; this process forgets them at once when it changes one).
     """
-    cache = current_app.extensions["tms"]["zones"]
+    cache = _zone_cache()
     if site_id not in cache.get("zones", {}) or time.monotonic() - cache.get("read_at", 0) > ZONE_CACHE_SECONDS:
-        with db()() as session:
-            cache["zones"] = {sid: ZoneInfo(tz) for sid, tz in session.execute(select(models.Site.id, models.Site.timezone))}
+        cache["zones"] = catalog.site_zones(runtime())
         cache["read_at"] = time.monotonic()
     return cache["zones"][site_id]
 
 
+def _zone_cache() -> dict:
+    return current_app.extensions.setdefault("tms_zones", {})
+
+
 def forget_zones() -> None:
-    current_app.extensions["tms"]["zones"].clear()
+    _zone_cache().clear()

@@ -3,17 +3,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import attendance, booking, courses, progress
-from ..services.attendance import Actor
+from ..services import authorization, booking, course_changes, courses, progress
 from . import schemas
-from .context import ALL_ROLES, caller, db, now, roles, settings
+from .context import ALL_ROLES, actor, caller, roles, runtime
 from .present import course_out, progress_out
 
 blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses")
-
-
-def _actor() -> Actor:
-    return Actor(caller().user_id)
 
 
 @blp.route("/courses")
@@ -23,7 +18,7 @@ class Courses(MethodView):
     @blp.response(200, schemas.Course(many=True))
     def get(self, query):
         """Courses, by patient, site or status"""
-        found = courses.list_courses(db(), patient_id=query.get("patient_id"), site_id=query.get("site_id"),
+        found = courses.list_courses(runtime(), patient_id=query.get("patient_id"), site_id=query.get("site_id"),
                                      status=query.get("status"), limit=query["limit"], offset=query["offset"])
         return [course_out(c) for c in found]
 
@@ -39,14 +34,13 @@ class Courses(MethodView):
         request = booking.BookingRequest(
             patient_id=body["patient_id"], site_id=body["site_id"], protocol_id=body["protocol_id"],
             start_date=body["start_date"], preferred_time=body["preferred_time"],
-            authorization=booking.Authorization(
+            authorization=authorization.Authorization(
                 payer=auth.get("payer"), number=auth.get("number"), sessions=auth.get("sessions"),
                 valid_from=auth.get("valid_from"), valid_to=auth.get("valid_to"),
                 override_reason=auth.get("override_reason"),
             ) if auth else None,
         )
-        course = booking.book_course(db(), request, user_id=caller().user_id, now=now(),
-                                     step_minutes=settings().slot_step_minutes)
+        course = booking.book_course(runtime(), request, actor())
         return course_out(course)
 
 
@@ -56,7 +50,7 @@ class CourseById(MethodView):
     @blp.response(200, schemas.Course)
     def get(self, course_id):
         """One course with all its sessions"""
-        return course_out(courses.get_course(db(), course_id))
+        return course_out(courses.get_course(runtime(), course_id))
 
 
 @blp.route("/courses/<int:course_id>/cancel")
@@ -66,7 +60,7 @@ class CancelCourse(MethodView):
     @blp.response(200, schemas.Course)
     def post(self, body, course_id):
         """Cancel the rest of the course: every session still ahead is released"""
-        return course_out(attendance.cancel_course(db(), course_id, body["reason"], _actor(), now=now()))
+        return course_out(course_changes.cancel_course(runtime(), course_id, body["reason"], actor()))
 
 
 @blp.route("/courses/<int:course_id>/pause")
@@ -76,7 +70,7 @@ class PauseCourse(MethodView):
     @blp.response(200, schemas.Course)
     def post(self, body, course_id):
         """Pause the course: its future sessions are released"""
-        return course_out(attendance.pause_course(db(), course_id, body["reason"], _actor(), now=now()))
+        return course_out(course_changes.pause_course(runtime(), course_id, body["reason"], actor()))
 
 
 @blp.route("/courses/<int:course_id>/resume")
@@ -86,8 +80,7 @@ class ResumeCourse(MethodView):
     @blp.response(200, schemas.Course)
     def post(self, body, course_id):
         """Resume a paused course: the released sessions are laid out again from from_date"""
-        return course_out(attendance.resume_course(db(), course_id, body["from_date"], _actor(), now=now(),
-                                                   step_minutes=settings().slot_step_minutes))
+        return course_out(course_changes.resume_course(runtime(), course_id, body["from_date"], actor()))
 
 
 @blp.route("/courses/<int:course_id>/assessments")
@@ -97,14 +90,14 @@ class Assessments(MethodView):
     @blp.response(201, schemas.Assessment)
     def post(self, body, course_id):
         """Record a PHQ-9 score (0-27); the earliest is the baseline"""
-        return progress.add_assessment(db(), course_id, instrument=body["instrument"], score=body["score"],
-                                       taken_on=body["taken_on"], user_id=caller().user_id, now=now())
+        return progress.add_assessment(runtime(), course_id, actor(), instrument=body["instrument"], score=body["score"],
+                                       taken_on=body["taken_on"])
 
     @roles("technician", "clinician", "admin")
     @blp.response(200, schemas.Assessment(many=True))
     def get(self, course_id):
         """The course's scores, oldest first"""
-        return progress.list_assessments(db(), course_id)
+        return progress.list_assessments(runtime(), course_id)
 
 
 @blp.route("/courses/<int:course_id>/progress")
@@ -113,5 +106,5 @@ class CourseProgress(MethodView):
     @blp.response(200, schemas.Progress)
     def get(self, course_id):
         """Attendance, make-ups, outcomes and flags (PHQ-9 left out for the front desk)"""
-        return progress_out(progress.course_progress(db(), course_id, now=now()),
+        return progress_out(progress.course_progress(runtime(), course_id),
                             with_phq9=caller().role != "front_desk")

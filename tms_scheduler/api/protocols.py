@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from ..services import catalog
 from . import schemas
-from .context import ALL_ROLES, db, roles
+from .context import ALL_ROLES, actor, roles, runtime
 
 blp = Blueprint("protocols", __name__, url_prefix="/api/v1/protocols", description="Treatment protocols")
 
@@ -16,7 +16,7 @@ class Protocols(MethodView):
     @blp.response(200, schemas.Protocol(many=True))
     def get(self):
         """Every protocol with its cadence"""
-        return catalog.list_protocols(db())
+        return catalog.list_protocols(runtime())
 
     @roles("admin")
     @blp.arguments(schemas.Protocol)
@@ -24,4 +24,4 @@ class Protocols(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
     def post(self, body):
         """Add a protocol (admin)"""
-        return catalog.create_protocol(db(), body)
+        return catalog.create_protocol(runtime(), body, actor())

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..db.models import COURSE_STATUSES, ROLES, SESSION_STATUSES
+from ..domain.lifecycle import CANCELLED_BY, CANCELLERS, COURSE_STATUSES, SESSION_STATUSES
+from ..domain.planning import SESSION_KINDS
+from ..domain.progress import FLAG_ORDER as FLAG_CODES
 from ..domain.protocols import COILS
+from ..domain.roles import ROLES
 
 SLUG = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="a slug: lower-case letters, digits and single hyphens")
 HHMM = "%H:%M"
@@ -105,13 +108,15 @@ class Session(Schema):
     id = fields.Integer()
     course_id = fields.Integer()
     number = fields.Integer()
-    kind = fields.String(metadata={"description": "mapping, treatment, taper or makeup"})
+    kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     site_id = fields.String()
     chair_id = fields.Integer()
     starts_at = fields.AwareDateTime(metadata={"description": "RFC 3339 in the site's zone"})
     ends_at = fields.AwareDateTime()
-    cancelled_by = fields.String(allow_none=True, metadata={"description": "patient, clinic, pause or course_cancel"})
+    cancelled_by = fields.String(allow_none=True, validate=validate.OneOf(CANCELLED_BY),
+                                 metadata={"description": "who cancelled it: the patient, the clinic, a closure "
+                                                          "nobody moved, a pause, or the course's cancellation"})
     makeup_for_id = fields.Integer(allow_none=True, metadata={"description": "the session this one replaces"})
 
 
@@ -316,7 +321,7 @@ class Override(Schema):
 
 class CancelSession(Override):
     reason = fields.String(required=True, validate=validate.Length(1, 1000))
-    by = fields.String(required=True, validate=validate.OneOf(("patient", "clinic")))
+    by = fields.String(required=True, validate=validate.OneOf(CANCELLERS))
 
 
 class Reschedule(Override):
@@ -367,7 +372,7 @@ class Assessment(AssessmentCreate):
 
 
 class Flag(Schema):
-    code = fields.String()
+    code = fields.String(validate=validate.OneOf(FLAG_CODES))
     message = fields.String()
 
 
@@ -409,9 +414,7 @@ class Progress(Schema):
 
 
 class WorklistQuery(Schema):
-    flag = fields.String(validate=validate.OneOf(("consecutive_misses", "low_week", "gap_over_7_days",
-                                                  "daily_phase_over_6_weeks", "authorization_expiring",
-                                                  "mt_recheck_due")))
+    flag = fields.String(validate=validate.OneOf(FLAG_CODES))
 
 
 class WorklistEntry(Progress):

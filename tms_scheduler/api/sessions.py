@@ -3,19 +3,15 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import attendance, courses
-from ..services.attendance import Actor, TreatmentDetails
+from ..services import attendance, courses, makeups, moves
+from ..services.attendance import TreatmentDetails
 from . import schemas
-from .context import ALL_ROLES, caller, db, now, roles, settings
+from .context import ALL_ROLES, actor, roles, runtime
 from .present import miss_out, session_out, zone_of
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="A session's lifecycle")
 
 CHAIRSIDE = ("front_desk", "technician", "admin")
-
-
-def _actor() -> Actor:
-    return Actor(caller().user_id)
 
 
 @blp.route("/<int:session_id>")
@@ -24,7 +20,7 @@ class SessionById(MethodView):
     @blp.response(200, schemas.Session)
     def get(self, session_id):
         """One session"""
-        return session_out(courses.get_session(db(), session_id))
+        return session_out(courses.get_session(runtime(), session_id))
 
 
 @blp.route("/<int:session_id>/check-in")
@@ -34,7 +30,7 @@ class CheckIn(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="not scheduled, or not the session's day")
     def post(self, session_id):
         """The patient has arrived (on the session's local day)"""
-        return session_out(attendance.check_in(db(), session_id, _actor(), now=now()))
+        return session_out(attendance.check_in(runtime(), session_id, actor()))
 
 
 @blp.route("/<int:session_id>/complete")
@@ -46,7 +42,7 @@ class Complete(MethodView):
     def post(self, body, session_id):
         """The treatment was given; records it (the caller is the technician)"""
         details = TreatmentDetails(**{**body, "side_effects": tuple(body.get("side_effects", ()))})
-        return session_out(attendance.complete(db(), session_id, details, _actor(), now=now()))
+        return session_out(attendance.complete(runtime(), session_id, details, actor()))
 
 
 @blp.route("/<int:session_id>/treatment-record")
@@ -55,7 +51,7 @@ class Record(MethodView):
     @blp.response(200, schemas.TreatmentRecord)
     def get(self, session_id):
         """What was given at a completed session"""
-        return attendance.treatment_record(db(), session_id)
+        return attendance.treatment_record(runtime(), session_id)
 
 
 @blp.route("/<int:session_id>/no-show")
@@ -66,9 +62,8 @@ class NoShow(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="not scheduled, or not started yet")
     def post(self, body, session_id):
         """The patient did not come; books the make-up"""
-        outcome = attendance.record_no_show(db(), session_id, _actor(), now=now(),
-                                            override_reason=(body or {}).get("override_reason"),
-                                            step_minutes=settings().slot_step_minutes)
+        outcome = attendance.record_no_show(runtime(), session_id, actor(),
+                                            override_reason=(body or {}).get("override_reason"))
         return miss_out(outcome)
 
 
@@ -79,9 +74,8 @@ class Cancel(MethodView):
     @blp.response(200, schemas.MissedSession)
     def post(self, body, session_id):
         """Cancelled by the patient or the clinic; books the make-up"""
-        outcome = attendance.cancel_session(db(), session_id, by=body["by"], reason=body["reason"], actor=_actor(),
-                                            now=now(), override_reason=body.get("override_reason"),
-                                            step_minutes=settings().slot_step_minutes)
+        outcome = attendance.cancel_session(runtime(), session_id, actor(), by=body["by"], reason=body["reason"],
+                                            override_reason=body.get("override_reason"))
         return miss_out(outcome)
 
 
@@ -92,9 +86,7 @@ class MakeUp(MethodView):
     @blp.response(200, schemas.MissedSession)
     def post(self, body, session_id):
         """Book the make-up a missed session went without (beyond the authorization: override_reason)"""
-        outcome = attendance.book_makeup(db(), session_id, _actor(), now=now(),
-                                         override_reason=body.get("override_reason"),
-                                         step_minutes=settings().slot_step_minutes)
+        outcome = makeups.book_makeup(runtime(), session_id, actor(), override_reason=body.get("override_reason"))
         return miss_out(outcome)
 
 
@@ -106,9 +98,8 @@ class Reschedule(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="chair taken, or another session that day")
     def post(self, body, session_id):
         """Move the session (same id) to a new start"""
-        return session_out(attendance.reschedule(db(), session_id, body["starts_at"], _actor(), now=now(),
-                                                 reason=body.get("reason"),
-                                                 override_reason=body.get("override_reason")))
+        return session_out(moves.reschedule(runtime(), session_id, body["starts_at"], actor(), reason=body.get("reason"),
+                                            override_reason=body.get("override_reason")))
 
 
 @blp.route("/<int:session_id>/history")
@@ -117,7 +108,7 @@ class History(MethodView):
     @blp.response(200, schemas.SessionEvent(many=True))
     def get(self, session_id):
         """Every change of the session: who, when, from, to, why"""
-        session, events = attendance.session_history(db(), session_id)
+        session, events = attendance.session_history(runtime(), session_id)
         zone = zone_of(session.site_id)
         return [{**{c: getattr(e, c) for c in ("user_id", "action", "from_status", "to_status", "from_chair_id",
                                                 "to_chair_id", "reason")},

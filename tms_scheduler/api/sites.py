@@ -4,9 +4,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..services import booking, catalog, courses, disruptions, progress
-from ..services.attendance import Actor
 from . import schemas
-from .context import ALL_ROLES, caller, db, forget_zones, now, roles, settings
+from .context import ALL_ROLES, actor, forget_zones, roles, runtime
 from .present import move_out, progress_out, session_out
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Sites, chairs, closures, the day board")
@@ -18,7 +17,7 @@ class Sites(MethodView):
     @blp.response(200, schemas.Site(many=True))
     def get(self):
         """Every site"""
-        return catalog.list_sites(db())
+        return catalog.list_sites(runtime())
 
     @roles("admin")
     @blp.arguments(schemas.SiteCreate)
@@ -26,7 +25,7 @@ class Sites(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
     def post(self, body):
         """Add a site (admin)"""
-        site = catalog.create_site(db(), body)
+        site = catalog.create_site(runtime(), body, actor())
         forget_zones()
         return site
 
@@ -37,14 +36,14 @@ class SiteById(MethodView):
     @blp.response(200, schemas.Site)
     def get(self, site_id):
         """One site"""
-        return catalog.get_site(db(), site_id)
+        return catalog.get_site(runtime(), site_id)
 
     @roles("admin")
     @blp.arguments(schemas.SiteFields)
     @blp.response(200, schemas.Site)
     def patch(self, body, site_id):
         """Change a site (admin)"""
-        site = catalog.update_site(db(), site_id, body)
+        site = catalog.update_site(runtime(), site_id, body, actor())
         forget_zones()
         return site
 
@@ -55,14 +54,14 @@ class Chairs(MethodView):
     @blp.response(200, schemas.Chair(many=True))
     def get(self, site_id):
         """The site's chairs"""
-        return catalog.list_chairs(db(), site_id)
+        return catalog.list_chairs(runtime(), site_id)
 
     @roles("admin")
     @blp.arguments(schemas.Chair)
     @blp.response(201, schemas.Chair)
     def post(self, body, site_id):
         """Add a chair (admin)"""
-        return catalog.create_chair(db(), site_id, body)
+        return catalog.create_chair(runtime(), site_id, body, actor())
 
 
 @blp.route("/<string:site_id>/chairs/<int:chair_id>")
@@ -72,7 +71,7 @@ class ChairById(MethodView):
     @blp.response(200, schemas.Chair)
     def patch(self, body, site_id, chair_id):
         """Rename a chair, retire an empty one, or put one back in service (admin)"""
-        return catalog.update_chair(db(), site_id, chair_id, body, now=now())
+        return catalog.update_chair(runtime(), site_id, chair_id, body, actor())
 
 
 @blp.route("/<string:site_id>/closures")
@@ -82,7 +81,7 @@ class Closures(MethodView):
     @blp.response(200, schemas.Closure(many=True))
     def get(self, query, site_id):
         """The site's own closure days (holidays come from its holiday calendar)"""
-        return catalog.list_closures(db(), site_id, since=query.get("since"))
+        return catalog.list_closures(runtime(), site_id, since=query.get("since"))
 
     @roles("admin")
     @blp.arguments(schemas.ClosureCreate)
@@ -90,9 +89,8 @@ class Closures(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="already closed that day")
     def post(self, body, site_id):
         """Close the site for a day (admin); answers the sessions booked that day and, with replan, their moves"""
-        closure, disruption = disruptions.close_site(db(), site_id, body["date"], body["reason"],
-                                                     Actor(caller().user_id), now=now(), replan=body["replan"],
-                                                     step_minutes=settings().slot_step_minutes)
+        closure, disruption = disruptions.close_site(runtime(), site_id, body["date"], body["reason"], actor(),
+                                                     replan=body["replan"])
         return {"date": closure.date, "reason": closure.reason,
                 "affected_sessions": [session_out(s) for s in disruption.affected],
                 "moves": [move_out(m, site_id) for m in disruption.moves]}
@@ -105,9 +103,8 @@ class ChairOutOfService(MethodView):
     @blp.response(200, schemas.ChairDisruption)
     def post(self, body, site_id, chair_id):
         """Take a chair out of service from a day (admin); answers the sessions in it and, with replan, their moves"""
-        chair, disruption = disruptions.retire_chair(db(), site_id, chair_id, body["from_date"], body["reason"],
-                                                     Actor(caller().user_id), now=now(), replan=body["replan"],
-                                                     step_minutes=settings().slot_step_minutes)
+        chair, disruption = disruptions.retire_chair(runtime(), site_id, chair_id, body["from_date"], body["reason"],
+                                                     actor(), replan=body["replan"])
         return {"chair": chair, "affected_sessions": [session_out(s) for s in disruption.affected],
                 "moves": [move_out(m, site_id) for m in disruption.moves]}
 
@@ -119,7 +116,7 @@ class Worklist(MethodView):
     @blp.response(200, schemas.WorklistEntry(many=True))
     def get(self, query, site_id):
         """The site's active courses with their flags, most urgent first"""
-        entries = progress.worklist(db(), site_id, now=now(), flag=query.get("flag"))
+        entries = progress.worklist(runtime(), site_id, flag=query.get("flag"))
         return [{**progress_out(e, with_phq9=True), "patient_name": e.patient_name} for e in entries]
 
 
@@ -130,7 +127,7 @@ class Schedule(MethodView):
     @blp.response(200, schemas.Board)
     def get(self, query, site_id):
         """The day's board: every chair and its sessions"""
-        board = courses.day_board(db(), site_id, query["date"])
+        board = courses.day_board(runtime(), site_id, query["date"])
         return {
             "site_id": board.site_id, "date": board.date,
             "chairs": [
@@ -149,6 +146,5 @@ class Availability(MethodView):
     @blp.response(200, schemas.Availability)
     def get(self, query, site_id):
         """Start times at which a whole course of the protocol fits, from start_date"""
-        times = booking.availability(db(), site_id, query["protocol_id"], query["start_date"], now=now(),
-                                     step_minutes=settings().slot_step_minutes)
+        times = booking.availability(runtime(), site_id, query["protocol_id"], query["start_date"])
         return {"times": [{"time": t.time, "chair_ids": t.chair_ids} for t in times]}

@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .write_guard import install_write_guard
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
@@ -51,7 +53,9 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    install_write_guard(factory)
+    return factory
 
 
 @contextmanager

@@ -21,13 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..domain.lifecycle import COURSE_ACTIVE, SCHEDULED
 from .types import UTCDateTime
-
-# Sessions in these states hold their chair: no two may overlap in one chair.
-CHAIR_HOLDING_STATUSES = ("scheduled", "checked_in", "completed")
-SESSION_STATUSES = ("scheduled", "checked_in", "completed", "no_show", "cancelled")
-COURSE_STATUSES = ("active", "completed", "cancelled")
-ROLES = ("front_desk", "technician", "clinician", "admin")
 
 
 class Base(DeclarativeBase):
@@ -133,7 +128,7 @@ class Course(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     protocol_id: Mapped[str] = mapped_column(ForeignKey("protocols.id"))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=COURSE_ACTIVE)
     start_date: Mapped[date] = mapped_column(Date)
     preferred_time: Mapped[time] = mapped_column(Time)
     payer: Mapped[str | None] = mapped_column(String(120))
@@ -168,14 +163,14 @@ class TreatmentSession(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[str] = mapped_column(String(20), default=SCHEDULED)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     chair_id: Mapped[int] = mapped_column(ForeignKey("chairs.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
-    # patient or clinic for a missed session; pause or course_cancel when the clinic released it.
+    # Who cancelled it: one of domain.lifecycle.CANCELLED_BY.
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
 

@@ -6,7 +6,18 @@ from operator import attrgetter
 from typing import NamedTuple
 from datetime import date, datetime, timedelta
 
-from .lifecycle import CANCELLED, CHECKED_IN, COMPLETED, MISSED, NO_SHOW, SCHEDULED
+from .calendar import SiteCalendar
+from .lifecycle import (
+    BY_PATIENT,
+    CANCELLED,
+    CHECKED_IN,
+    COMPLETED,
+    MISSED,
+    NO_SHOW,
+    NOT_COUNTED_BY,
+    SCHEDULED,
+    is_patients_miss,
+)
 from .planning import TAPER
 
 CONSECUTIVE_MISSES = 2
@@ -29,6 +40,7 @@ class SessionFact(NamedTuple):
     status: str
     day: date  # local
     starts_at: datetime
+    cancelled_by: str | None = None  # one of lifecycle.CANCELLED_BY
 
 
 @dataclass(frozen=True)
@@ -63,16 +75,43 @@ def _in_time_order(sessions: list[SessionFact]) -> list[SessionFact]:
     return sorted(sessions, key=_TIME_ORDER)
 
 
-def consecutive_misses(sessions: list[SessionFact], now: datetime) -> Flag | None:
-    """The latest sessions that have happened were missed, two or more in a row."""
-    run = 0
-    for s in reversed([s for s in _in_time_order(sessions) if s.starts_at <= now and s.status != SCHEDULED]):
-        if s.status not in MISSED:
-            break
-        run += 1
-    if run >= CONSECUTIVE_MISSES:
-        return Flag("consecutive_misses", f"{run} sessions missed in a row")
-    return None
+def missed_by_patient(s: SessionFact) -> bool:
+    return is_patients_miss(s.status, s.cancelled_by)
+
+
+def cancelled_by_other(s: SessionFact) -> bool:
+    """Cancelled, but not by the patient (the clinic, a closure, a pause...): not the patient's miss."""
+    return s.status == CANCELLED and s.cancelled_by != BY_PATIENT
+
+
+def consecutive_misses(sessions: list[SessionFact]) -> Flag | None:
+    """Two or more of the patient's misses in a row that no treatment given has followed yet.
+
+    A miss counts from the moment it is recorded, whatever the session's date: two sessions
+    cancelled ahead of time flag the course now. Cancellations by anyone but the patient
+    neither count nor break a run; any other session between two misses does break it.
+    The flag names the longest such run (the earliest of equals).
+    """
+    runs: list[list[SessionFact]] = []  # runs of 2 or more since the last treatment given
+    run: list[SessionFact] = []
+    for s in _in_time_order(sessions):
+        if cancelled_by_other(s):
+            continue
+        if missed_by_patient(s):
+            run.append(s)
+            continue
+        if s.status == COMPLETED:
+            runs, run = [], []  # treated again: every run before this is over
+            continue
+        if len(run) >= CONSECUTIVE_MISSES:
+            runs.append(run)
+        run = []
+    if len(run) >= CONSECUTIVE_MISSES:
+        runs.append(run)
+    if not runs:
+        return None
+    longest = max(runs, key=len)  # max keeps the first of equals
+    return Flag("consecutive_misses", f"{len(longest)} sessions missed in a row from {longest[0].day}")
 
 
 def low_week(sessions: list[SessionFact], today: date) -> Flag | None:
@@ -101,15 +140,32 @@ def gap_over_7_days(sessions: list[SessionFact], today: date, owes_more: bool = 
     return None
 
 
-def daily_phase_over_6_weeks(sessions: list[SessionFact]) -> Flag | None:
-    """The daily phase, as given and still planned, runs past 6 weeks from the first session."""
+def open_days(calendar: SiteCalendar, first: date, last: date) -> int:
+    """The site's open days from `first` through `last`, both included."""
+    if last < first:
+        return 0
+    weeks, rest = divmod((last - first).days + 1, 7)
+    count = weeks * len(calendar.open_days) + sum(
+        (first + timedelta(days=i)).isoweekday() in calendar.open_days for i in range(rest))
+    return count - sum(first <= d <= last and d.isoweekday() in calendar.open_days for d in calendar.closed_dates)
+
+
+def daily_phase_over_6_weeks(sessions: list[SessionFact], calendar: SiteCalendar) -> Flag | None:
+    """The daily phase, as given and still planned, runs past 6 weeks from the first session.
+
+    Weeks are counted in the site's open days (6 weeks = 30 at a Monday-to-Friday site, 36 at a
+    Monday-to-Saturday one): holidays and closures do not lengthen the daily phase. `calendar`
+    must hold the site's closed dates over the course's days.
+    """
     daily = [s.day for s in sessions if s.kind != TAPER and s.status != CANCELLED and s.status != NO_SHOW]
     first = min((s.day for s in sessions), default=None)
     if not daily or first is None:
         return None
     last = max(daily)
-    if (last - first).days >= DAILY_PHASE_WEEKS * 7:
-        return Flag("daily_phase_over_6_weeks", f"the daily phase runs from {first} to {last}, past 6 weeks")
+    used, allowed = open_days(calendar, first, last), DAILY_PHASE_WEEKS * len(calendar.open_days)
+    if used > allowed:
+        return Flag("daily_phase_over_6_weeks",
+                    f"the daily phase runs from {first} to {last}, {used} open days: past 6 weeks ({allowed})")
     return None
 
 
@@ -135,17 +191,21 @@ def mt_recheck_due(sessions: list[SessionFact], today: date) -> Flag | None:
 
 
 def progress(sessions: list[SessionFact], prescribed: int, auth: AuthorizationFact | None, now: datetime,
-             today: date) -> Progress:
+             calendar: SiteCalendar) -> Progress:
+    """`calendar` is the site's, with its closed dates over the course's days; "today" is the
+    site's local date at `now`."""
+    today = calendar.local_date(now)
+    sessions = [s for s in sessions if s.cancelled_by not in NOT_COUNTED_BY]
     completed = sum(s.status == COMPLETED for s in sessions)
-    missed = sum(s.status in MISSED for s in sessions)
+    missed = sum(missed_by_patient(s) for s in sessions)  # the clinic's cancellations are not the patient's
     attended_or_missed = completed + missed
     upcoming = [s.day for s in sessions if s.status in (SCHEDULED, CHECKED_IN)]
     flags = [f for f in (
-        consecutive_misses(sessions, now),
+        consecutive_misses(sessions),
         gap_over_7_days(sessions, today, owes_more=completed < prescribed),
         authorization_expiring(auth, completed, today),
         low_week(sessions, today),
-        daily_phase_over_6_weeks(sessions),
+        daily_phase_over_6_weeks(sessions, calendar),
         mt_recheck_due(sessions, today),
     ) if f is not None]
     return Progress(

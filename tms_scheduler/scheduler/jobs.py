@@ -4,12 +4,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy.orm import Session, sessionmaker
+from datetime import timedelta
 
 from ..services.auth import purge_expired_tokens
 from ..services.no_shows import mark_overdue_no_shows
+from ..services.runtime import Runtime
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,21 +17,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Job:
     id: str
-    run: Callable[[sessionmaker[Session], Settings, datetime], object]
+    run: Callable[[Runtime, Settings], object]
     every_seconds: Callable[[Settings], int]
     what: str
 
 
-def _mark_no_shows(factory: sessionmaker[Session], settings: Settings, now: datetime) -> int:
-    marked = mark_overdue_no_shows(factory, now=now, grace=timedelta(minutes=settings.no_show_grace_minutes),
-                                   step_minutes=settings.slot_step_minutes)
+def _mark_no_shows(rt: Runtime, settings: Settings) -> int:
+    marked = mark_overdue_no_shows(rt, grace=timedelta(minutes=settings.no_show_grace_minutes))
     if marked:
         log.info("marked %d overdue sessions as no-shows", marked)
     return marked
 
 
-def _purge_tokens(factory: sessionmaker[Session], settings: Settings, now: datetime) -> int:
-    removed = purge_expired_tokens(factory, now=now)
+def _purge_tokens(rt: Runtime, settings: Settings) -> int:
+    removed = purge_expired_tokens(rt)
     if removed:
         log.info("purged %d expired sign-in tokens", removed)
     return removed
@@ -45,8 +43,8 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def run_job(job: Job, factory: sessionmaker[Session], settings: Settings) -> None:
+def run_job(job: Job, rt: Runtime, settings: Settings) -> None:
     try:
-        job.run(factory, settings, datetime.now(UTC))
+        job.run(rt, settings)
     except Exception:  # one failed run must not stop the scheduler; the next run tries again
         log.exception("job %s failed", job.id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..db.engine import make_engine, make_session_factory
+from ..bootstrap import bootstrap
 from ..settings import Settings
 from .jobs import JOBS, run_job
 
@@ -18,10 +18,10 @@ log = logging.getLogger(__name__)
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     # Jobs live in memory: APScheduler 3 cannot share a job store between processes,
     # and it need not: each job claims its own work in the database.
-    factory = make_session_factory(make_engine(settings.database_url))
+    runtime = bootstrap(settings).runtime
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job in JOBS:
-        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, factory, settings),
+        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, runtime, settings),
                           id=job.id, name=job.what, next_run_time=datetime.now(UTC))
     return scheduler
 

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
-from ..db.engine import transaction
 from ..domain.errors import RuleViolation, StateConflict
+from ..domain.roles import ROLES
+from .actor import Actor
+from .runtime import Runtime
 
 _hasher = PasswordHasher()
 # Checked against when the username is unknown, so both answers take as long.
@@ -60,13 +61,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(factory: sessionmaker[Session], username: str, role: str, password: str) -> models.User:
-    if role not in models.ROLES:
-        raise RuleViolation(f"Unknown role {role!r}", {"role": f"one of {', '.join(models.ROLES)}"})
+def create_user(rt: Runtime, username: str, role: str, password: str, actor: Actor) -> models.User:
+    if role not in ROLES:
+        raise RuleViolation(f"Unknown role {role!r}", {"role": f"one of {', '.join(ROLES)}"})
     if len(password) < MIN_PASSWORD_LENGTH:
         raise RuleViolation("The password is too short",
                             {"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         if db.scalar(select(models.User.id).where(models.User.username == username)) is not None:
             raise StateConflict(f"User {username!r} exists already", {"username": "taken"})
         user = models.User(username=username, role=role, password_hash=hash_password(password), active=True)
@@ -74,9 +75,9 @@ def create_user(factory: sessionmaker[Session], username: str, role: str, passwo
     return user
 
 
-def issue_token(factory: sessionmaker[Session], username: str, password: str, *, now: datetime,
-                ttl: timedelta) -> IssuedToken:
-    with transaction(factory) as db:
+def issue_token(rt: Runtime, username: str, password: str, *, ttl: timedelta) -> IssuedToken:
+    now = rt.now()
+    with rt.transaction() as db:
         recent = list(db.scalars(
             select(models.SignInFailure.at).where(models.SignInFailure.username == username,
                                                   models.SignInFailure.at > now - SIGN_IN_WINDOW)
@@ -103,9 +104,10 @@ def issue_token(factory: sessionmaker[Session], username: str, password: str, *,
     return issued
 
 
-def caller_for(factory: sessionmaker[Session], token: str, *, now: datetime) -> Caller | None:
+def caller_for(rt: Runtime, token: str) -> Caller | None:
     """The signed-in user a bearer token stands for, or None if it is unknown, expired or revoked."""
-    with factory() as db:
+    now = rt.now()
+    with rt.sessions() as db:
         row = db.execute(
             select(models.AuthToken.id, models.User.id, models.User.username, models.User.role)
             .join(models.User, models.User.id == models.AuthToken.user_id)
@@ -118,14 +120,16 @@ def caller_for(factory: sessionmaker[Session], token: str, *, now: datetime) -> 
     return Caller(user_id, username, role, token_id)
 
 
-def revoke_token(factory: sessionmaker[Session], token_id: int, *, now: datetime) -> None:
-    with transaction(factory) as db:
+def revoke_token(rt: Runtime, token_id: int) -> None:
+    now = rt.now()
+    with rt.transaction() as db:
         db.execute(update(models.AuthToken).where(models.AuthToken.id == token_id).values(revoked_at=now))
 
 
-def purge_expired_tokens(factory: sessionmaker[Session], *, now: datetime) -> int:
+def purge_expired_tokens(rt: Runtime) -> int:
     """Drops tokens that expired over a day ago, and failed sign-ins past their window."""
-    with transaction(factory) as db:
+    now = rt.now()
+    with rt.transaction() as db:
         result = db.execute(delete(models.AuthToken).where(models.AuthToken.expires_at < now - timedelta(days=1)))
         db.execute(delete(models.SignInFailure).where(models.SignInFailure.at < now - SIGN_IN_WINDOW))
         return result.rowcount

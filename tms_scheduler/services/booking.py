@@ -5,35 +5,29 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import models
-from ..db.engine import transaction
+from ..domain import lifecycle
 from ..domain.allocation import ChairBook
 from ..domain.booking import fitting_times, plan_course
 from ..domain.calendar import SiteCalendar
 from ..domain.errors import RuleViolation, StateConflict
 from ..domain.planning import PLANNING_HORIZON_DAYS, SessionSlot, lay_out
 from ..domain.protocols import Cadence
+from . import authorization
+from .actor import Actor
 from .lookups import cadence_of, chair_book, fitting_chairs, get_or_404, site_calendar
+from .runtime import Runtime
+from .session_changes import ChairTaken, NewSession, SessionChanges
 
 # Bookings at one site take the chairs' row locks first, so they plan one after the
 # other; should the database still refuse an overlap (a change that took no lock), the
 # booking plans again against what is now booked, a few times at most.
 BOOKING_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Authorization:
-    payer: str | None
-    number: str | None
-    sessions: int | None
-    valid_from: date | None
-    valid_to: date | None
-    override_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,11 +37,7 @@ class BookingRequest:
     protocol_id: str
     start_date: date
     preferred_time: time
-    authorization: Authorization | None = None
-
-
-def is_overlap_refusal(exc: IntegrityError) -> bool:
-    return "ex_sessions_chair_overlap" in str(exc.orig)
+    authorization: authorization.Authorization | None = None
 
 
 def is_second_active_course(exc: IntegrityError) -> bool:
@@ -55,18 +45,19 @@ def is_second_active_course(exc: IntegrityError) -> bool:
     return "uq_courses_one_active_per_patient" in text or "courses.patient_id" in text
 
 
-def book_course(factory: sessionmaker[Session], request: BookingRequest, *, user_id: int | None,
-                now: datetime, step_minutes: int) -> models.Course:
+def book_course(rt: Runtime, request: BookingRequest, actor: Actor) -> models.Course:
     """Books every session of the course in one transaction, or none."""
-    for attempt in range(BOOKING_ATTEMPTS):
+    now = rt.now()
+    for _attempt in range(BOOKING_ATTEMPTS):
         try:
-            with transaction(factory) as db:
-                return _book(db, request, user_id=user_id, now=now, step_minutes=step_minutes)
+            with rt.transaction() as db:
+                return _book(SessionChanges(db, actor, now), request, rt.booking_step_minutes)
+        except ChairTaken:
+            continue
         except IntegrityError as exc:
             if is_second_active_course(exc):
                 raise _active_course_exists(request.patient_id) from None
-            if not is_overlap_refusal(exc):
-                raise
+            raise
     raise StateConflict("Other bookings kept taking the chairs this course needs; try again",
                         {"preferred_time": "the chairs were taken meanwhile"})
 
@@ -76,14 +67,15 @@ def _active_course_exists(patient_id: int) -> StateConflict:
                          {"patient_id": "the patient already has an active course"})
 
 
-def _book(db: Session, request: BookingRequest, *, user_id, now, step_minutes) -> models.Course:
+def _book(changes: SessionChanges, request: BookingRequest, step_minutes: int) -> models.Course:
+    db, now = changes.db, changes.now
     patient = get_or_404(db, models.Patient, request.patient_id, "patient", "patient_id")
     site = get_or_404(db, models.Site, request.site_id, "site", "site_id")
     protocol = get_or_404(db, models.Protocol, request.protocol_id, "protocol", "protocol_id")
     if not site.offers_tms:
         raise RuleViolation(f"{site.name} does not offer TMS", {"site_id": "the site offers no TMS"})
     active = db.scalar(select(models.Course.id).where(
-        models.Course.patient_id == patient.id, models.Course.status == "active"))
+        models.Course.patient_id == patient.id, models.Course.status == lifecycle.COURSE_ACTIVE))
     if active is not None:
         raise _active_course_exists(patient.id)
     chairs = chairs_for(db, site, protocol)
@@ -91,25 +83,24 @@ def _book(db: Session, request: BookingRequest, *, user_id, now, step_minutes) -
     calendar, slots = course_calendar(db, site, cadence, request.start_date)
     book = course_book(db, chairs, calendar, slots, request.start_date)
     plan = plan_course(cadence, calendar, book, request.start_date, request.preferred_time, now, step_minutes)
-    check_authorization(request.authorization, plan.sessions[0].day, plan.sessions[-1].day, len(plan.sessions))
+    authorization.check_booking(request.authorization, plan.sessions[0].day, plan.sessions[-1].day, len(plan.sessions))
 
     auth = request.authorization
     course = models.Course(
-        patient_id=patient.id, site_id=site.id, protocol_id=protocol.id, status="active",
-        start_date=request.start_date, preferred_time=request.preferred_time, created_by=user_id,
+        patient_id=patient.id, site_id=site.id, protocol_id=protocol.id, status=lifecycle.COURSE_ACTIVE,
+        start_date=request.start_date, preferred_time=request.preferred_time, created_by=changes.actor.user_id,
         payer=auth and auth.payer, authorization_number=auth and auth.number,
         authorized_sessions=auth and auth.sessions, authorization_valid_from=auth and auth.valid_from,
         authorization_valid_to=auth and auth.valid_to, authorization_override_reason=auth and auth.override_reason,
     )
     db.add(course)
     db.flush()
-    rows = [
-        {"course_id": course.id, "number": s.number, "kind": s.kind, "status": "scheduled", "site_id": site.id,
-         "chair_id": plan.allocation.chairs[s.number], "starts_at": s.starts_at, "ends_at": s.ends_at}
+    sessions = changes.create(course, [
+        NewSession(number=s.number, kind=s.kind, chair_id=plan.allocation.chairs[s.number], starts_at=s.starts_at,
+                   ends_at=s.ends_at)
         for s in plan.sessions
-    ]
-    sessions = list(db.scalars(insert(models.TreatmentSession).returning(models.TreatmentSession), rows))
-    set_committed_value(course, "sessions", sorted(sessions, key=lambda s: s.number))
+    ], action="book")
+    set_committed_value(course, "sessions", sessions)
     return course
 
 
@@ -133,32 +124,15 @@ def course_book(db: Session, chairs: dict[int, date | None], calendar: SiteCalen
     return chair_book(db, chairs, calendar.zone, start_date, slots[-1].day)
 
 
-def check_authorization(auth: Authorization | None, first_day: date, last_day: date, sessions: int) -> None:
-    """Sessions beyond the authorized count or outside its dates need an override, which is recorded."""
-    if auth is None or auth.override_reason:
-        return
-    if auth.sessions is not None and sessions > auth.sessions:
-        raise RuleViolation(
-            f"The course has {sessions} sessions but {auth.sessions} are authorized",
-            {"authorization.sessions": f"{sessions} sessions needed; give override_reason to book beyond it"},
-        )
-    if auth.valid_from and first_day < auth.valid_from:
-        raise RuleViolation(f"The first session ({first_day}) is before the authorization starts ({auth.valid_from})",
-                            {"authorization.valid_from": "the course starts before the authorization"})
-    if auth.valid_to and last_day > auth.valid_to:
-        raise RuleViolation(f"The last session ({last_day}) is after the authorization ends ({auth.valid_to})",
-                            {"authorization.valid_to": "the course ends after the authorization"})
-
-
 @dataclass(frozen=True)
 class AvailableTime:
     time: time
     chair_ids: list[int]
 
 
-def availability(factory: sessionmaker[Session], site_id: str, protocol_id: str, start_date: date, *,
-                 now: datetime, step_minutes: int) -> list[AvailableTime]:
-    with transaction(factory) as db:
+def availability(rt: Runtime, site_id: str, protocol_id: str, start_date: date) -> list[AvailableTime]:
+    now, step_minutes = rt.now(), rt.booking_step_minutes
+    with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         protocol = get_or_404(db, models.Protocol, protocol_id, "protocol", "protocol_id")
         if not site.offers_tms:

@@ -5,23 +5,31 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ..db import models
-from ..db.engine import transaction
+from ..domain import lifecycle
 from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.protocols import Cadence, Phase
+from .actor import Actor
 from .lookups import get_or_404
+from .runtime import Runtime
 
 
-def list_sites(factory: sessionmaker[Session]) -> list[models.Site]:
-    with transaction(factory) as db:
+def list_sites(rt: Runtime) -> list[models.Site]:
+    with rt.transaction() as db:
         return list(db.scalars(select(models.Site).order_by(models.Site.id)))
 
 
-def get_site(factory: sessionmaker[Session], site_id: str) -> models.Site:
-    with transaction(factory) as db:
+def site_zones(rt: Runtime) -> dict[str, ZoneInfo]:
+    """Every site's time zone, by site id."""
+    with rt.sessions() as db:
+        return {site_id: ZoneInfo(zone) for site_id, zone in db.execute(select(models.Site.id, models.Site.timezone))}
+
+
+def get_site(rt: Runtime, site_id: str) -> models.Site:
+    with rt.transaction() as db:
         return get_or_404(db, models.Site, site_id, "site")
 
 
@@ -44,10 +52,10 @@ def _check_site(db: Session, fields: dict, site: models.Site | None = None) -> N
         fields["open_days"] = sorted(set(fields["open_days"]))
 
 
-def create_site(factory: sessionmaker[Session], fields: dict) -> models.Site:
+def create_site(rt: Runtime, fields: dict, actor: Actor) -> models.Site:
     fields = {"holiday_calendar": "us-clinic", "open_days": [1, 2, 3, 4, 5], "address": "", "phone": "",
               "offers_tms": False, **fields}
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         if db.get(models.Site, fields["id"]) is not None:
             raise StateConflict(f"Site {fields['id']!r} exists already", {"id": "taken"})
         _check_site(db, fields)
@@ -56,8 +64,8 @@ def create_site(factory: sessionmaker[Session], fields: dict) -> models.Site:
     return site
 
 
-def update_site(factory: sessionmaker[Session], site_id: str, fields: dict) -> models.Site:
-    with transaction(factory) as db:
+def update_site(rt: Runtime, site_id: str, fields: dict, actor: Actor) -> models.Site:
+    with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         _check_site(db, fields, site)
         for name, value in fields.items():
@@ -65,14 +73,14 @@ def update_site(factory: sessionmaker[Session], site_id: str, fields: dict) -> m
     return site
 
 
-def list_chairs(factory: sessionmaker[Session], site_id: str) -> list[models.Chair]:
-    with transaction(factory) as db:
+def list_chairs(rt: Runtime, site_id: str) -> list[models.Chair]:
+    with rt.transaction() as db:
         get_or_404(db, models.Site, site_id, "site")
         return list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))
 
 
-def create_chair(factory: sessionmaker[Session], site_id: str, fields: dict) -> models.Chair:
-    with transaction(factory) as db:
+def create_chair(rt: Runtime, site_id: str, fields: dict, actor: Actor) -> models.Chair:
+    with rt.transaction() as db:
         get_or_404(db, models.Site, site_id, "site")
         if db.scalar(select(models.Chair.id).where(models.Chair.site_id == site_id,
                                                    models.Chair.name == fields["name"])) is not None:
@@ -83,9 +91,9 @@ def create_chair(factory: sessionmaker[Session], site_id: str, fields: dict) -> 
     return chair
 
 
-def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fields: dict, *,
-                 now: datetime) -> models.Chair:
-    with transaction(factory) as db:
+def update_chair(rt: Runtime, site_id: str, chair_id: int, fields: dict, actor: Actor) -> models.Chair:
+    now = rt.now()
+    with rt.transaction() as db:
         chair = get_or_404(db, models.Chair, chair_id, "chair")
         if chair.site_id != site_id:
             raise NotFound(f"No chair {chair_id} at site {site_id!r}")
@@ -98,7 +106,7 @@ def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fi
         if fields.get("active") is False and chair.active:
             booked = db.scalar(select(func.count()).select_from(models.TreatmentSession).where(
                 models.TreatmentSession.chair_id == chair.id,
-                models.TreatmentSession.status.in_(("scheduled", "checked_in")),
+                models.TreatmentSession.status.in_(lifecycle.AHEAD),
                 models.TreatmentSession.starts_at > now))
             if booked:
                 raise StateConflict(f"{chair.name} still holds {booked} sessions ahead; take it out of service "
@@ -109,8 +117,8 @@ def update_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fi
     return chair
 
 
-def list_closures(factory: sessionmaker[Session], site_id: str, *, since: date | None = None) -> list[models.Closure]:
-    with transaction(factory) as db:
+def list_closures(rt: Runtime, site_id: str, *, since: date | None = None) -> list[models.Closure]:
+    with rt.transaction() as db:
         get_or_404(db, models.Site, site_id, "site")
         query = select(models.Closure).where(models.Closure.site_id == site_id)
         if since:
@@ -131,12 +139,12 @@ def sessions_on_day(db: Session, site: models.Site, day: date, statuses=None) ->
     return list(db.scalars(query.order_by(models.TreatmentSession.starts_at, models.TreatmentSession.chair_id)))
 
 
-def list_protocols(factory: sessionmaker[Session]) -> list[models.Protocol]:
-    with transaction(factory) as db:
+def list_protocols(rt: Runtime) -> list[models.Protocol]:
+    with rt.transaction() as db:
         return list(db.scalars(select(models.Protocol).order_by(models.Protocol.id)))
 
 
-def create_protocol(factory: sessionmaker[Session], fields: dict) -> models.Protocol:
+def create_protocol(rt: Runtime, fields: dict, actor: Actor) -> models.Protocol:
     cadence = Cadence(
         phases=tuple(Phase(p["sessions"], p["days_per_week"]) for p in fields["phases"]),
         mapping_minutes=fields["mapping_minutes"],
@@ -147,7 +155,7 @@ def create_protocol(factory: sessionmaker[Session], fields: dict) -> models.Prot
     problems = cadence.problems()
     if problems:
         raise RuleViolation("The protocol's cadence cannot be planned", problems)
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         if db.get(models.Protocol, fields["id"]) is not None:
             raise StateConflict(f"Protocol {fields['id']!r} exists already", {"id": "taken"})
         protocol = models.Protocol(

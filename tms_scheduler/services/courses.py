@@ -5,16 +5,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import selectinload
 
 from ..db import models
-from ..db.engine import transaction
+from ..domain import lifecycle
 from .catalog import sessions_on_day
 from .lookups import get_or_404
+from .runtime import Runtime
 
 
-def get_course(factory: sessionmaker[Session], course_id: int) -> models.Course:
-    with transaction(factory) as db:
+def get_course(rt: Runtime, course_id: int) -> models.Course:
+    with rt.transaction() as db:
         course = db.scalar(select(models.Course).where(models.Course.id == course_id)
                            .options(selectinload(models.Course.sessions)))
         if course is None:
@@ -22,7 +23,7 @@ def get_course(factory: sessionmaker[Session], course_id: int) -> models.Course:
         return course
 
 
-def list_courses(factory: sessionmaker[Session], *, patient_id: int | None, site_id: str | None,
+def list_courses(rt: Runtime, *, patient_id: int | None, site_id: str | None,
                  status: str | None, limit: int, offset: int) -> list[models.Course]:
     query = select(models.Course).options(selectinload(models.Course.sessions))
     if patient_id is not None:
@@ -31,12 +32,12 @@ def list_courses(factory: sessionmaker[Session], *, patient_id: int | None, site
         query = query.where(models.Course.site_id == site_id)
     if status is not None:
         query = query.where(models.Course.status == status)
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         return list(db.scalars(query.order_by(models.Course.id).limit(limit).offset(offset)))
 
 
-def get_session(factory: sessionmaker[Session], session_id: int) -> models.TreatmentSession:
-    with transaction(factory) as db:
+def get_session(rt: Runtime, session_id: int) -> models.TreatmentSession:
+    with rt.transaction() as db:
         return get_or_404(db, models.TreatmentSession, session_id, "session")
 
 
@@ -54,12 +55,12 @@ class DayBoard:
     chairs: list[tuple[models.Chair, list[BoardEntry]]]
 
 
-def day_board(factory: sessionmaker[Session], site_id: str, day: date) -> DayBoard:
+def day_board(rt: Runtime, site_id: str, day: date) -> DayBoard:
     """Every chair of the site with the day's sessions in it, in time order; cancelled ones left out."""
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         chairs = list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))
-        sessions = [s for s in sessions_on_day(db, site, day) if s.status != "cancelled"]
+        sessions = [s for s in sessions_on_day(db, site, day) if s.status != lifecycle.CANCELLED]
         course_ids = {s.course_id for s in sessions}
         names = {}
         if course_ids:

@@ -4,12 +4,11 @@ from __future__ import annotations
 from datetime import time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
-from ..db.engine import transaction
 from ..domain.calendar import NO_HOLIDAYS, US_CLINIC
 from .auth import hash_password
+from .runtime import Runtime
 
 HOLIDAY_CALENDARS = [
     {"id": US_CLINIC.id, "name": "US clinic holidays (observed)", "country": US_CLINIC.country,
@@ -63,10 +62,10 @@ DEMO_USERS = [
 ]
 
 
-def seed_demo(factory: sessionmaker[Session]) -> list[str]:
+def seed_demo(rt: Runtime) -> list[str]:
     """Adds what is missing of the demo clinic and never changes what is there; answers what it added."""
     added: list[str] = []
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         for row in HOLIDAY_CALENDARS:
             if db.get(models.HolidayCalendarRow, row["id"]) is None:
                 db.add(models.HolidayCalendarRow(**row))

@@ -12,19 +12,22 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ..db import models
-from ..db.engine import transaction
+from ..domain import lifecycle
 from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.makeups import Move, append_session
 from ..domain.placement import place_session
 from ..domain.planning import MAPPING
-from .attendance import Actor, apply_moves
+from .actor import Actor
 from .catalog import sessions_on_day
 from .course_context import busy_book, load_course
 from .lookups import get_or_404
+from .moves import apply_moves
+from .runtime import Runtime
+from .session_changes import SessionChanges
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,15 @@ class Disruption:
 def _booked_in_chair(db: Session, chair_id: int, first: datetime) -> list[models.TreatmentSession]:
     return list(db.scalars(select(models.TreatmentSession).where(
         models.TreatmentSession.chair_id == chair_id,
-        models.TreatmentSession.status.in_(("scheduled", "checked_in")),
+        models.TreatmentSession.status.in_(lifecycle.AHEAD),
         models.TreatmentSession.starts_at >= first,
     ).order_by(models.TreatmentSession.starts_at, models.TreatmentSession.id)))
 
 
-def close_site(factory: sessionmaker[Session], site_id: str, day: date, reason: str, actor: Actor, *, now: datetime,
-               replan: bool, step_minutes: int = 15) -> tuple[models.Closure, Disruption]:
-    with transaction(factory) as db:
+def close_site(rt: Runtime, site_id: str, day: date, reason: str, actor: Actor, *,
+               replan: bool) -> tuple[models.Closure, Disruption]:
+    now = rt.now()
+    with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         zone = ZoneInfo(site.timezone)
         if day < now.astimezone(zone).date():
@@ -64,15 +68,16 @@ def close_site(factory: sessionmaker[Session], site_id: str, day: date, reason: 
         closure = models.Closure(site_id=site_id, date=day, reason=reason)
         db.add(closure)
         db.flush()
-        affected = sessions_on_day(db, site, day, statuses=("scheduled", "checked_in"))
-        moves = _replan(db, affected, actor, now, step_minutes, same_day=False,
+        affected = sessions_on_day(db, site, day, statuses=lifecycle.AHEAD)
+        moves = _replan(SessionChanges(db, actor, now), affected, rt.booking_step_minutes, same_day=False,
                         reason=f"site closed on {day}: {reason}") if replan else []
     return closure, Disruption(affected, moves)
 
 
-def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, from_day: date, reason: str,
-                 actor: Actor, *, now: datetime, replan: bool, step_minutes: int = 15) -> tuple[models.Chair, Disruption]:
-    with transaction(factory) as db:
+def retire_chair(rt: Runtime, site_id: str, chair_id: int, from_day: date, reason: str, actor: Actor, *,
+                 replan: bool) -> tuple[models.Chair, Disruption]:
+    now = rt.now()
+    with rt.transaction() as db:
         chair = get_or_404(db, models.Chair, chair_id, "chair")
         if chair.site_id != site_id:
             raise NotFound(f"No chair {chair_id} at site {site_id!r}")
@@ -82,7 +87,7 @@ def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fr
         chair.out_of_service_from = from_day
         db.flush()
         affected = _booked_in_chair(db, chair_id, max(day_start(from_day, zone), now))
-        moves = _replan(db, affected, actor, now, step_minutes, same_day=True,
+        moves = _replan(SessionChanges(db, actor, now), affected, rt.booking_step_minutes, same_day=True,
                         reason=f"chair {chair.name} out of service from {from_day}: {reason}") if replan else []
     return chair, Disruption(affected, moves)
 
@@ -90,7 +95,7 @@ def retire_chair(factory: sessionmaker[Session], site_id: str, chair_id: int, fr
 def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, step_minutes: int) -> list[Move]:
     """The mapping must stay first: it takes the next session's day, and that session goes to the
     end of the daily phase like any displaced one."""
-    later = [o for o in ctx.sessions if o.status == "scheduled" and o.starts_at > mapping.starts_at]
+    later = [o for o in ctx.sessions if o.status == lifecycle.SCHEDULED and o.starts_at > mapping.starts_at]
     if not later:
         extension = append_session(ctx.state(), ctx.calendar, book, kind=MAPPING,
                                    minutes=mapping.minutes, now=now, step_minutes=step_minutes,
@@ -111,15 +116,16 @@ def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, s
     return [Move(mapping.id, placement), Move(following.id, extension.placement), *extension.taper_moves]
 
 
-def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, now: datetime, step_minutes: int, *,
+def _replan(changes: SessionChanges, affected: list[models.TreatmentSession], step_minutes: int, *,
             same_day: bool, reason: str) -> list[SessionMove]:
+    db, now = changes.db, changes.now
     moves: list[SessionMove] = []
     by_course: dict[int, list[int]] = {}
     for s in affected:
-        if s.status == "scheduled":  # a patient already checked in is treated where they are
+        if s.status == lifecycle.SCHEDULED:  # a patient already checked in is treated where they are
             by_course.setdefault(s.course_id, []).append(s.id)
     for course_id, session_ids in sorted(by_course.items()):
-        ctx = load_course(db, course_id, today=now.date())
+        ctx = load_course(db, course_id, now=now)
         # One book per course: each placement below takes its time in it and releases the old one.
         book = busy_book(db, ctx, ctx.local_day(now))
         for session_id in session_ids:
@@ -146,7 +152,7 @@ def _replan(db: Session, affected: list[models.TreatmentSession], actor: Actor, 
             originals = {m.session_id: (ctx.session(m.session_id).starts_at, ctx.session(m.session_id).chair_id)
                          for m in course_moves}
             originals[s.id] = before
-            for moved in apply_moves(db, ctx, course_moves, actor, now, reason=reason):
+            for moved in apply_moves(changes, ctx, course_moves, reason=reason):
                 from_starts_at, from_chair_id = originals[moved.id]
                 moves.append(SessionMove(moved.id, course_id, from_starts_at, from_chair_id, moved.starts_at,
                                          moved.chair_id))

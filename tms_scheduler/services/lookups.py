@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import models
+from ..domain import lifecycle
 from ..domain.allocation import ChairBook
 from ..domain.calendar import HolidayCalendar, HolidayRule, SiteCalendar, day_start
 from ..domain.errors import NotFound
@@ -91,7 +92,7 @@ def chair_book(db: Session, chairs: dict[int, date | None], zone: ZoneInfo, firs
     rows = [tuple(r) for r in db.execute(
         select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
         .where(models.TreatmentSession.chair_id.in_(list(chairs)),
-               models.TreatmentSession.status.in_(models.CHAIR_HOLDING_STATUSES),
+               models.TreatmentSession.status.in_(lifecycle.CHAIR_HOLDING),
                # Sessions are all shorter than a day, so a start a day before the window bounds the scan.
                models.TreatmentSession.starts_at >= start - timedelta(days=1),
                models.TreatmentSession.starts_at < end)

@@ -5,37 +5,40 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
-from ..db.engine import transaction
-from .attendance import SCHEDULER, MissOutcome, record_miss
+from ..domain import lifecycle
+from .actor import SCHEDULER
+from .attendance import record_miss
 from .course_context import load_course
+from .makeups import MissOutcome
+from .runtime import Runtime
+from .session_changes import SessionChanges
 
 log = logging.getLogger(__name__)
 BATCH = 50
 
 
-def mark_overdue_no_shows(factory: sessionmaker[Session], *, now: datetime, grace: timedelta,
-                          step_minutes: int = 15) -> int:
+def mark_overdue_no_shows(rt: Runtime, *, grace: timedelta) -> int:
     """Marks each overdue session once, whatever the number of schedulers running.
 
     Each session is claimed in its own transaction: its course row is locked first (the
     same order every other change takes), then the session is re-read; a scheduler that
     waited for the lock finds it no longer scheduled and leaves it.
     """
-    with transaction(factory) as db:
+    now = rt.now()
+    with rt.transaction() as db:
         due = list(db.execute(
             select(models.TreatmentSession.id, models.TreatmentSession.course_id)
             .join(models.Course, models.Course.id == models.TreatmentSession.course_id)
-            .where(models.TreatmentSession.status == "scheduled", models.TreatmentSession.ends_at < now - grace,
-                   models.Course.status == "active")
+            .where(models.TreatmentSession.status == lifecycle.SCHEDULED, models.TreatmentSession.ends_at < now - grace,
+                   models.Course.status == lifecycle.COURSE_ACTIVE)
             .order_by(models.TreatmentSession.ends_at).limit(BATCH)
         ))
     marked = 0
     for session_id, course_id in due:
         try:
-            outcome = _mark_one(factory, session_id, course_id, now, grace, step_minutes)
+            outcome = _mark_one(rt, session_id, course_id, now, grace)
         except Exception:  # one session that cannot be handled must not hold up the rest
             log.exception("session %s: could not be marked a no-show", session_id)
             continue
@@ -48,13 +51,12 @@ def mark_overdue_no_shows(factory: sessionmaker[Session], *, now: datetime, grac
     return marked
 
 
-def _mark_one(factory: sessionmaker[Session], session_id: int, course_id: int, now: datetime, grace: timedelta,
-              step_minutes: int) -> MissOutcome | None:
-    with transaction(factory) as db:
-        ctx = load_course(db, course_id, today=now.date())
+def _mark_one(rt: Runtime, session_id: int, course_id: int, now: datetime, grace: timedelta) -> MissOutcome | None:
+    with rt.transaction() as db:
+        ctx = load_course(db, course_id, now=now)
         s = ctx.session(session_id)
-        if s.status != "scheduled" or ctx.course.status != "active":
+        if s.status != lifecycle.SCHEDULED or ctx.course.status != lifecycle.COURSE_ACTIVE:
             return None  # another scheduler (or the front desk) got there first
-        return record_miss(db, ctx, s, "no_show", SCHEDULER, now, action="no_show", by=None,
-                     reason=f"still scheduled {grace} after its end", override_reason=None,
-                     step_minutes=step_minutes)
+        return record_miss(SessionChanges(db, SCHEDULER, now), ctx, s, lifecycle.NO_SHOW, by=None,
+                           reason=f"still scheduled {grace} after its end", override_reason=None,
+                           step_minutes=rt.booking_step_minutes)

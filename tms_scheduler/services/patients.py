@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import models
-from ..db.engine import transaction
 from ..domain.errors import RuleViolation
 from ..domain.phones import InvalidPhone, to_e164
+from .actor import Actor
 from .lookups import get_or_404
+from .runtime import Runtime
 
 LANGUAGES = ("en", "es")
 
@@ -32,17 +32,18 @@ def _normalised(fields: dict, now: datetime, patient: models.Patient | None = No
     return fields
 
 
-def create_patient(factory: sessionmaker[Session], fields: dict, *, now: datetime) -> models.Patient:
+def create_patient(rt: Runtime, fields: dict, actor: Actor) -> models.Patient:
+    now = rt.now()
     fields = {"language": "en", "sms_consent": False, "sms_opted_out": False, **fields}
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         patient = models.Patient(**_normalised(fields, now), created_at=now, updated_at=now)
         db.add(patient)
     return patient
 
 
-def update_patient(factory: sessionmaker[Session], patient_id: int, fields: dict, *,
-                   now: datetime) -> models.Patient:
-    with transaction(factory) as db:
+def update_patient(rt: Runtime, patient_id: int, fields: dict, actor: Actor) -> models.Patient:
+    now = rt.now()
+    with rt.transaction() as db:
         patient = get_or_404(db, models.Patient, patient_id, "patient")
         for name, value in _normalised(fields, now, patient).items():
             setattr(patient, name, value)
@@ -50,12 +51,12 @@ def update_patient(factory: sessionmaker[Session], patient_id: int, fields: dict
     return patient
 
 
-def get_patient(factory: sessionmaker[Session], patient_id: int) -> models.Patient:
-    with transaction(factory) as db:
+def get_patient(rt: Runtime, patient_id: int) -> models.Patient:
+    with rt.transaction() as db:
         return get_or_404(db, models.Patient, patient_id, "patient")
 
 
-def search_patients(factory: sessionmaker[Session], q: str | None, *, limit: int, offset: int) -> list[models.Patient]:
+def search_patients(rt: Runtime, q: str | None, *, limit: int, offset: int) -> list[models.Patient]:
     """By phone as typed, or by name (each word a prefix of the first or last name), or all; by last name."""
     query = select(models.Patient)
     try:
@@ -66,5 +67,5 @@ def search_patients(factory: sessionmaker[Session], q: str | None, *, limit: int
             query = query.where(or_(func.lower(models.Patient.first_name).like(pattern, escape="\\"),
                                     func.lower(models.Patient.last_name).like(pattern, escape="\\")))
     query = query.order_by(models.Patient.last_name, models.Patient.first_name, models.Patient.id)
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         return list(db.scalars(query.limit(limit).offset(offset)))

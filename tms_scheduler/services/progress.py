@@ -6,23 +6,27 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ..db import models
-from ..db.engine import transaction
 from ..domain import outcomes
+from ..domain.calendar import SiteCalendar
+from ..domain.lifecycle import COURSE_ACTIVE, NOT_COUNTED_BY
 from ..domain.progress import AuthorizationFact, Progress, SessionFact, progress, urgency
 from ..domain.errors import RuleViolation
-from .lookups import get_or_404
+from .actor import Actor
+from .lookups import get_or_404, site_calendar
+from .runtime import Runtime
 
 INSTRUMENTS = ("PHQ-9",)
 
 
-def add_assessment(factory: sessionmaker[Session], course_id: int, *, instrument: str, score: int, taken_on: date,
-                   user_id: int | None, now: datetime) -> models.Assessment:
+def add_assessment(rt: Runtime, course_id: int, actor: Actor, *, instrument: str, score: int,
+                   taken_on: date) -> models.Assessment:
+    now = rt.now()
     if instrument not in INSTRUMENTS:
         raise RuleViolation(f"Unknown instrument {instrument!r}", {"instrument": "PHQ-9"})
-    with transaction(factory) as db:
+    with rt.transaction() as db:
         course = get_or_404(db, models.Course, course_id, "course")
         zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
         first = db.scalar(select(models.TreatmentSession.starts_at).where(
@@ -30,13 +34,13 @@ def add_assessment(factory: sessionmaker[Session], course_id: int, *, instrument
         first_day = first.astimezone(zone).date() if first else course.start_date
         outcomes.check_score(score, taken_on, now.astimezone(zone).date(), first_day)
         assessment = models.Assessment(course_id=course_id, instrument=instrument, score=score, taken_on=taken_on,
-                                       recorded_by=user_id, recorded_at=now)
+                                       recorded_by=actor.user_id, recorded_at=now)
         db.add(assessment)
     return assessment
 
 
-def list_assessments(factory: sessionmaker[Session], course_id: int) -> list[models.Assessment]:
-    with transaction(factory) as db:
+def list_assessments(rt: Runtime, course_id: int) -> list[models.Assessment]:
+    with rt.transaction() as db:
         get_or_404(db, models.Course, course_id, "course")
         return list(db.scalars(select(models.Assessment).where(models.Assessment.course_id == course_id)
                                .order_by(models.Assessment.taken_on, models.Assessment.id)))
@@ -59,27 +63,36 @@ FACT_COLUMNS = (models.TreatmentSession.course_id, models.TreatmentSession.numbe
 
 
 def _facts(rows, zone: ZoneInfo) -> dict[int, list[SessionFact]]:
-    """Session facts by course. Sessions released by a pause or a cancelled course were never missed."""
+    """Session facts by course. Sessions released by a pause or a cancelled course, or cancelled by
+    a closure, were never the patient's to attend and are left out."""
     offsets: dict[int, timedelta] = {}  # UTC offset by hour: one zone lookup per hour, not per session
     facts: dict[int, list[SessionFact]] = {}
     for course_id, number, kind, status, starts_at, cancelled_by in rows:
-        if cancelled_by in ("pause", "course_cancel"):
+        if cancelled_by in NOT_COUNTED_BY:
             continue
         hour = int(starts_at.timestamp()) // 3600
         offset = offsets.get(hour)
         if offset is None:
             offset = offsets[hour] = starts_at.astimezone(zone).utcoffset()
         facts.setdefault(course_id, []).append(
-            SessionFact(number, kind, status, (starts_at + offset).date(), starts_at))
+            SessionFact(number, kind, status, (starts_at + offset).date(), starts_at, cancelled_by))
     return facts
 
 
+def _calendar(db: Session, site: models.Site, facts: dict[int, list[SessionFact]], now: datetime) -> SiteCalendar:
+    """The site's calendar with its closed dates over every day of these courses' sessions (and today):
+    one read of the closures and one of the holiday calendar, whatever the number of courses."""
+    today = now.astimezone(ZoneInfo(site.timezone)).date()
+    days = [s.day for course_facts in facts.values() for s in course_facts]
+    return site_calendar(db, site, min(days, default=today), max(days, default=today))
+
+
 def _course_progress(course: models.Course, protocol: models.Protocol, facts: list[SessionFact],
-                     scores: list[outcomes.Score], zone: ZoneInfo, now: datetime) -> CourseProgress:
+                     scores: list[outcomes.Score], calendar: SiteCalendar, now: datetime) -> CourseProgress:
     auth = None
     if course.authorized_sessions is not None or course.authorization_valid_to is not None:
         auth = AuthorizationFact(course.authorized_sessions, course.authorization_valid_to)
-    result = progress(facts, protocol.total_sessions, auth, now, now.astimezone(zone).date())
+    result = progress(facts, protocol.total_sessions, auth, now, calendar)
     authorization = None
     if auth is not None or course.authorization_number:
         authorization = {
@@ -91,31 +104,37 @@ def _course_progress(course: models.Course, protocol: models.Protocol, facts: li
     return CourseProgress(course, result, outcomes.outcome(scores), authorization)
 
 
-def course_progress(factory: sessionmaker[Session], course_id: int, *, now: datetime) -> CourseProgress:
-    with transaction(factory) as db:
+def course_progress(rt: Runtime, course_id: int) -> CourseProgress:
+    now = rt.now()
+    with rt.transaction() as db:
         course = get_or_404(db, models.Course, course_id, "course")
         protocol = db.get(models.Protocol, course.protocol_id)
-        zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
-        facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id == course_id)), zone)
+        site = db.get(models.Site, course.site_id)
+        facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id == course_id)),
+                       ZoneInfo(site.timezone))
+        calendar = _calendar(db, site, facts, now)
         scores = [outcomes.Score(t, s) for t, s in db.execute(
             select(models.Assessment.taken_on, models.Assessment.score).where(models.Assessment.course_id == course_id))]
-    return _course_progress(course, protocol, facts.get(course_id, []), scores, zone, now)
+    return _course_progress(course, protocol, facts.get(course_id, []), scores, calendar, now)
 
 
-def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, flag: str | None = None,
+def worklist(rt: Runtime, site_id: str, *, flag: str | None = None,
              ) -> list[CourseProgress]:
     """The site's active courses, most urgent first: a fixed number of queries whatever their number."""
-    with transaction(factory) as db:
+    now = rt.now()
+    with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         zone = ZoneInfo(site.timezone)
         courses = list(db.scalars(select(models.Course).where(models.Course.site_id == site_id,
-                                                              models.Course.status == "active")))
+                                                              models.Course.status == COURSE_ACTIVE)))
         protocols = {p.id: p for p in db.scalars(select(models.Protocol))}
         ids = [c.id for c in courses]
         facts: dict[int, list[SessionFact]] = {}
         scores: dict[int, list[outcomes.Score]] = {i: [] for i in ids}
+        calendar = None
         if ids:
             facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id.in_(ids))), zone)
+            calendar = _calendar(db, site, facts, now)  # once for the site, over all its courses' days
             for course_id, taken_on, score in db.execute(
                     select(models.Assessment.course_id, models.Assessment.taken_on, models.Assessment.score)
                     .where(models.Assessment.course_id.in_(ids))):
@@ -123,7 +142,7 @@ def worklist(factory: sessionmaker[Session], site_id: str, *, now: datetime, fla
         names = {pid: f"{first} {last}" for pid, first, last in db.execute(
             select(models.Patient.id, models.Patient.first_name, models.Patient.last_name)
             .where(models.Patient.id.in_({c.patient_id for c in courses})))} if courses else {}
-    entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], zone, now),
+    entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], calendar, now),
                        patient_name=names[c.patient_id]) for c in courses]
     if flag:
         entries = [e for e in entries if any(f.code == flag for f in e.progress.flags)]
