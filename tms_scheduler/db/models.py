@@ -51,7 +51,7 @@ class Site(Base):
     open_days: Mapped[list] = mapped_column(JSON)  # ISO weekdays, 1 = Monday
     opens: Mapped[time] = mapped_column(Time)
     closes: Mapped[time] = mapped_column(Time)
-    holiday_calendar: Mapped[str] = mapped_column(ForeignKey("holiday_calendars.id"))
+    holiday_calendar: Mapped[str] = mapped_column(ForeignKey("holiday_calendars.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
     chairs: Mapped[list["Chair"]] = relationship(back_populates="site", order_by="Chair.id")
@@ -153,6 +153,9 @@ class Course(Base):
         Index("uq_courses_one_active_per_patient", "patient_id", unique=True,
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
         Index("ix_courses_site_status", "site_id", "status"),
+        Index("ix_courses_patient_id", "patient_id"),
+        Index("ix_courses_protocol_id", "protocol_id"),
+        Index("ix_courses_created_by", "created_by"),
     )
 
 
@@ -187,6 +190,7 @@ class TreatmentSession(Base):
         Index("ix_sessions_site_starts", "site_id", "starts_at"),
         Index("ix_sessions_course_id", "course_id"),
         Index("ix_sessions_status_ends", "status", "ends_at"),
+        Index("ix_sessions_makeup_for_id", "makeup_for_id"),
     )
 
 
@@ -208,7 +212,10 @@ class SessionEvent(Base):
     to_chair_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_session_events_session_id", "session_id"),)
+    __table_args__ = (
+        Index("ix_session_events_session_id", "session_id"),
+        Index("ix_session_events_user_id", "user_id"),
+    )
 
 
 class CourseEvent(Base):
@@ -223,7 +230,10 @@ class CourseEvent(Base):
     action: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_course_events_course_id", "course_id"),)
+    __table_args__ = (
+        Index("ix_course_events_course_id", "course_id"),
+        Index("ix_course_events_user_id", "user_id"),
+    )
 
 
 class TreatmentRecord(Base):
@@ -237,7 +247,7 @@ class TreatmentRecord(Base):
     coil_position: Mapped[str | None] = mapped_column(String(200))
     side_effects: Mapped[list] = mapped_column(JSON, default=list)
     discomfort: Mapped[int | None] = mapped_column(Integer)  # 0-10
-    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     supervising_physician: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -254,7 +264,10 @@ class Assessment(Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_assessments_course_id", "course_id"),)
+    __table_args__ = (
+        Index("ix_assessments_course_id", "course_id"),
+        Index("ix_assessments_recorded_by", "recorded_by"),
+    )
 
 
 class User(Base):
@@ -274,7 +287,7 @@ class AuthToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Only the SHA-256 of the bearer token is kept: a leaked table signs nobody in.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
