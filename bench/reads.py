@@ -1,4 +1,5 @@
-"""Availability search and the day board on PostgreSQL with 10 thousand and with 1 million stored sessions.
+"""Availability search, next-start search and the day board on PostgreSQL with 10 thousand and with 1 million
+stored sessions.
 
     .venv/bin/python bench/reads.py [--repeat N] [--profile] [--explain] [--drop-exclusion]
 
@@ -26,11 +27,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
-    SignedIn, StatementCounter, bench_database, libpq_url, make_app, ms, print_header, profile_top, timed,
+import psycopg
+from _common import (
+    SignedIn,
+    StatementCounter,
+    bench_database,
+    libpq_url,
+    make_app,
+    ms,
+    print_header,
+    profile_top,
+    timed,
 )
-
-import psycopg  # noqa: E402
 
 DATABASE = "tms_bench_reads"
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # 09:00 in Fullerton
@@ -39,13 +47,16 @@ EXTRA_SITES, CHAIRS_PER_EXTRA_SITE = 20, 10
 AVAILABILITY_DATES = [date(2026, 12, 7), date(2026, 12, 8), date(2026, 12, 9), date(2026, 12, 10), date(2026, 12, 14)]
 BOARD_DATES = [date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 7),
                date(2026, 12, 8)]
-GOALS = {"availability": 50.0, "day board": 20.0}
+GOALS = {"availability": 50.0, "day board": 20.0, "next starts": 100.0}
+# Measured and printed, without a goal: the next-start search over every TMS site (22 here; see README).
+INFO = ("next starts, all",)
 GOAL_GROWTH = 1.5
 
 
 def add_extra_sites(raw: psycopg.Connection) -> list[int]:
     raw.execute(
-        "INSERT INTO sites (id, name, timezone, offers_tms, address, phone, open_days, opens, closes, holiday_calendar) "
+        "INSERT INTO sites (id, name, timezone, offers_tms, address, phone, open_days, opens, closes, "
+        "holiday_calendar) "
         "SELECT 'bench-' || lpad(g::text, 2, '0'), 'Bench site ' || g, 'America/Los_Angeles', true, '', '', "
         "'[1, 2, 3, 4, 5]', TIME '07:00', TIME '19:00', 'us-clinic' FROM generate_series(1, %s) g", (EXTRA_SITES,))
     ids = raw.execute(
@@ -109,7 +120,7 @@ def fill(database: str, chair_ids: list[int], first: date, last: date, limit: in
                         "       starts_at, starts_at + CASE WHEN rn %% 36 = 0 THEN interval '60 minutes' "
                         "                                   ELSE interval '45 minutes' END "
                         "FROM bench_plan WHERE chair_id %% %s = %s", (course_base, NOW, workers, part)).rowcount)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=insert, args=(part,)) for part in range(workers)]
@@ -154,24 +165,36 @@ class Target:
         self.app = make_app(database, NOW, seed=False)
         self.desk = SignedIn(self.app, "front_desk")
         self.counter = StatementCounter(self.app.extensions["tms"].engine)
-        self.samples: dict[str, list[float]] = {"availability": [], "day board": []}
+        self.samples: dict[str, list[float]] = {label: [] for label in (*GOALS, *INFO)}
 
     def availability(self, i: int):
         day = AVAILABILITY_DATES[i % len(AVAILABILITY_DATES)]
         return self.desk.get(f"/api/v1/sites/fullerton/availability?protocol_id=tms-10hz-standard&start_date={day}")
+
+    def next_starts(self, i: int, every_site: bool = False):
+        """GET /availability from one of the dates at 09:00 (8 weeks, 3 dates a site): Fullerton, or every site."""
+        day = AVAILABILITY_DATES[i % len(AVAILABILITY_DATES)]
+        url = f"/api/v1/availability?protocol_id=tms-10hz-standard&from_date={day}&time=09:00"
+        return self.desk.get(url if every_site else f"{url}&site_id=fullerton")
 
     def board(self, i: int):
         return self.desk.get(f"/api/v1/sites/fullerton/schedule?date={BOARD_DATES[i % len(BOARD_DATES)]}")
 
     def describe(self) -> None:
         for i in range(10):  # warm-up
-            a, b = self.availability(i), self.board(i)
-            assert a.status_code == 200 and b.status_code == 200, (a.json, b.json)
+            a, b, n = self.availability(i), self.board(i), self.next_starts(i, every_site=True)
+            assert a.status_code == b.status_code == n.status_code == 200, (a.json, b.json, n.json)
         times = [len(self.availability(i).json["times"]) for i in range(len(AVAILABILITY_DATES))]
         on_board = [sum(len(c["sessions"]) for c in self.board(i).json["chairs"]) for i in range(len(BOARD_DATES))]
         print(f"  answers: availability finds {min(times)}-{max(times)} start times; "
               f"the board shows {min(on_board)}-{max(on_board)} sessions a day")
-        for label, call in (("availability", self.availability), ("day board", self.board)):
+        found = self.next_starts(0, every_site=True).json["starts"]
+        print(f"  next starts from {AVAILABILITY_DATES[0]} at 09:00: {len(found)} over "
+              f"{len({s['site_id'] for s in found})} sites; Fullerton's: "
+              + ", ".join(f"{s['date']} {s['time']}" for s in found if s["site_id"] == "fullerton"))
+        for label, call in (("availability", self.availability), ("day board", self.board),
+                            ("next starts", self.next_starts),
+                            ("next starts, all", lambda i: self.next_starts(i, every_site=True))):
             with self.counter.counting():
                 call(0)
             print(f"  {label}: {len(self.counter.statements)} statements, "
@@ -181,6 +204,9 @@ class Target:
         for i in range(first, first + count):
             self.samples["availability"].append(timed(lambda: self.availability(i)))
             self.samples["day board"].append(timed(lambda: self.board(i)))
+            self.samples["next starts"].append(timed(lambda: self.next_starts(i)))
+            if i % 5 == 0:  # the all-site search is slow at 1 M; a fifth of the requests keep the run short
+                self.samples["next starts, all"].append(timed(lambda: self.next_starts(i, every_site=True)))
 
     def close(self) -> None:
         self.app.extensions["tms"].engine.dispose()
@@ -197,6 +223,10 @@ def explain(raw: psycopg.Connection) -> None:
          "SELECT chair_id, starts_at, ends_at FROM sessions WHERE chair_id IN (1, 2) "
          "AND status IN ('scheduled', 'checked_in', 'completed') "
          "AND starts_at >= TIMESTAMPTZ '2026-12-06 08:00Z' AND starts_at < TIMESTAMPTZ '2027-02-20 08:00Z'"),
+        ("next starts: chair_book over 8 weeks + a course",
+         "SELECT chair_id, starts_at, ends_at FROM sessions WHERE chair_id IN (1, 2) "
+         "AND status IN ('scheduled', 'checked_in', 'completed') "
+         "AND starts_at >= TIMESTAMPTZ '2026-12-06 08:00Z' AND starts_at < TIMESTAMPTZ '2027-04-03 07:00Z'"),
     ):
         print(f"  EXPLAIN ANALYZE {label}:")
         for (line,) in raw.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"):
@@ -212,7 +242,7 @@ def main() -> None:
                         help="fill without the chair-overlap exclusion constraint (its GiST upkeep is most of the "
                              "1M fill); the reads do not use that index")
     args = parser.parse_args()
-    print_header("availability search and day board at 10k and 1M stored sessions")
+    print_header("availability search, next-start search and day board at 10k and 1M stored sessions")
     if args.drop_exclusion:
         print("NOTE: ex_sessions_chair_overlap dropped for the fill (--drop-exclusion)")
 
@@ -239,6 +269,10 @@ def main() -> None:
             profile_top(lambda: targets[1_000_000].availability(0), 20, limit=20)
             print("1,000,000 sessions: == day board")
             profile_top(lambda: targets[1_000_000].board(0), 20, limit=20)
+            print("1,000,000 sessions: == next starts (Fullerton)")
+            profile_top(lambda: targets[1_000_000].next_starts(0), 20, limit=20)
+            print("1,000,000 sessions: == next starts (every site)")
+            profile_top(lambda: targets[1_000_000].next_starts(0, every_site=True), 5, limit=20)
         for target in targets.values():
             target.close()
     results = {size: target.samples for size, target in targets.items()}
@@ -252,6 +286,10 @@ def main() -> None:
             verdicts.append(met)
             print(f"{label:14} {size:>10,} {len(samples[label]):>4} {median:>10.2f} {p95:>8.2f} {goal:>8.0f}  "
                   f"{'met' if met else f'MISSED by {median / goal:.1f}x'}")
+    for label in INFO:
+        for size, samples in results.items():
+            median, p95 = ms(samples[label])
+            print(f"{label:14} {size:>10,} {len(samples[label]):>4} {median:>10.2f} {p95:>8.2f} {'-':>8}  (info)")
     print()
     for label in GOALS:
         growth = ms(results[1_000_000][label])[0] / ms(results[10_000][label])[0]

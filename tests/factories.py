@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 
-_phones = itertools.count(100)
+_patients = itertools.count(100)
 
 
 def patient_body(**overrides) -> dict:
+    """A new patient each call: another phone and birth date, so no two are taken for one person."""
+    n = next(_patients)
     body = {
-        "first_name": "Ana", "last_name": "Lopez", "date_of_birth": "1980-02-03",
-        "phone": f"(714) 555-{next(_phones) % 10000:04d}", "language": "en", "sms_consent": True,
+        "first_name": "Ana", "last_name": "Lopez", "date_of_birth": str(date(1950, 1, 1) + timedelta(days=n % 20000)),
+        "phone": f"(714) 555-{n % 10000:04d}", "language": "en", "sms_consent": True,
     }
     return {**body, **overrides}
 

@@ -11,13 +11,13 @@ from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from .api import auth, courses, errors, patients, protocols, sessions, sites
+from .api import auth, availability, courses, errors, patients, protocols, sessions, sites
 from .api.context import authenticate_api_request
 from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
-BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp)
+BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
@@ -66,7 +66,7 @@ def _add_health(app: Flask, engine) -> None:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             current = current_revision(engine)
-        except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
+        except Exception as exc:
             return jsonify(status="unavailable", reason=f"database unreachable: {exc.__class__.__name__}"), 503
         if current != head:
             return jsonify(status="unavailable", reason=f"database at migration {current}, code expects {head}"), 503

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -33,5 +34,6 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] | None = None
         sessions=make_session_factory(engine),
         clock=clock or system_clock,
         booking_step_minutes=settings.slot_step_minutes,
+        clinic_zone=ZoneInfo(settings.clinic_timezone),
     )
     return Components(settings, engine, runtime)

@@ -7,8 +7,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .db import migrate
 from .bootstrap import Components
+from .db import migrate
 from .domain.errors import DomainError
 from .services import auth, demo
 from .services.actor import OPERATOR

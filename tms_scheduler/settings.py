@@ -4,6 +4,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///instance/tms.db"
@@ -40,6 +41,8 @@ class Settings:
     no_show_grace_minutes: int = 120
     # How finely the service proposes alternative start times (minutes).
     slot_step_minutes: int = 15
+    # The clinic's own zone: the local date of rules that belong to no site (a patient's birth date).
+    clinic_timezone: str = "America/Los_Angeles"
 
     @property
     def is_production(self) -> bool:
@@ -54,7 +57,7 @@ class Settings:
         )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         tms_env = env.get("TMS_ENV", "development")
         values: dict = {
@@ -66,6 +69,7 @@ class Settings:
             "twilio_messaging_service_sid": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
             "twilio_api_url": env.get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
             "public_base_url": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            "clinic_timezone": env.get("CLINIC_TIMEZONE") or "America/Los_Angeles",
         }
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]
@@ -90,6 +94,10 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        try:
+            ZoneInfo(self.clinic_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"CLINIC_TIMEZONE must be an IANA zone, got {self.clinic_timezone!r}") from None
         if self.env not in ("development", "test", "production"):
             raise SettingsError(f"TMS_ENV must be development, test or production, got {self.env!r}")
         if self.is_production and not self.twilio_configured:

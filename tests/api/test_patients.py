@@ -1,19 +1,24 @@
 """Patients: intake, reading, search and changes."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+import pytest
 
 from tests.factories import create_patient, error_fields, patient_body, writes_nothing
 
 PATIENT_FIELDS = {"id", "first_name", "last_name", "date_of_birth", "phone", "language", "sms_consent",
                   "sms_opted_out"}
+LETTERS = "a phone number has digits only; letters are not accepted"
+EXTENSION = "extensions are not accepted"
 
 
 def test_registering_a_patient_answers_201_with_the_contract_fields(front_desk):
-    answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="Rosa", last_name="Diaz"))
+    answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="Rosa", last_name="Diaz",
+                                                                   date_of_birth="1980-02-03"))
 
     assert answer.status_code == 201
-    assert PATIENT_FIELDS <= set(answer.json)
+    assert set(answer.json) >= PATIENT_FIELDS
     assert (answer.json["first_name"], answer.json["last_name"]) == ("Rosa", "Diaz")
     assert answer.json["date_of_birth"] == "1980-02-03"
 
@@ -120,7 +125,7 @@ def test_search_treats_a_percent_sign_as_a_letter_not_a_wildcard(front_desk):
 
 def test_search_finds_a_patient_by_phone_in_e164(front_desk):
     wanted = create_patient(front_desk, phone="(949) 555-0111")
-    create_patient(front_desk, phone="(949) 555-0112")
+    create_patient(front_desk, first_name="Bea", phone="(949) 555-0112")
 
     answer = front_desk.get("/api/v1/patients", query_string={"q": "+19495550111"})
 
@@ -222,3 +227,153 @@ def test_a_technician_may_read_but_not_change_a_patient(front_desk, as_role):
     assert technician.get(f"/api/v1/patients/{patient['id']}").status_code == 200
     assert technician.patch(f"/api/v1/patients/{patient['id']}", json={"first_name": "X"}).status_code == 403
     assert front_desk.get(f"/api/v1/patients/{patient['id']}").json["first_name"] == "Rosa"
+
+
+# --- one person, one record
+
+def test_a_patient_with_the_name_and_birth_date_of_another_in_other_case_and_accents_is_answered_409_naming_them(
+        front_desk):
+    first = create_patient(front_desk, first_name="José", last_name="Núñez", date_of_birth="1975-05-06")
+
+    answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="jose", last_name="NUNEZ",
+                                                                    date_of_birth="1975-05-06"))
+
+    assert answer.status_code == 409
+    assert answer.json["existing_patient_id"] == first["id"]
+    assert f"patient {first['id']}" in answer.json["message"]
+    assert "another_person" in error_fields(answer)
+
+
+def test_a_refused_second_patient_writes_nothing(front_desk, db):
+    create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06")
+
+    with writes_nothing(db):
+        answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="Rosa", last_name="Diaz",
+                                                                        date_of_birth="1975-05-06"))
+
+    assert answer.status_code == 409
+
+
+def test_a_patient_with_the_same_name_and_birth_date_confirmed_as_another_person_is_registered(front_desk):
+    first = create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06")
+
+    answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="Rosa", last_name="Diaz",
+                                                                    date_of_birth="1975-05-06", another_person=True))
+
+    assert answer.status_code == 201, answer.json
+    assert answer.json["id"] != first["id"]
+    assert "another_person" not in answer.json
+
+
+def test_a_patient_with_the_same_name_and_another_birth_date_is_not_a_duplicate(front_desk):
+    create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06")
+
+    answer = front_desk.post("/api/v1/patients", json=patient_body(first_name="Rosa", last_name="Diaz",
+                                                                    date_of_birth="1975-05-07"))
+
+    assert answer.status_code == 201, answer.json
+
+
+def test_a_change_that_makes_a_patient_the_double_of_another_is_answered_409_and_changes_nothing(front_desk):
+    first = create_patient(front_desk, first_name="Rosa", last_name="Díaz", date_of_birth="1975-05-06")
+    other = create_patient(front_desk, first_name="Rosa", last_name="Diego", date_of_birth="1975-05-06")
+
+    answer = front_desk.patch(f"/api/v1/patients/{other['id']}", json={"last_name": "DIAZ"})
+
+    assert answer.status_code == 409
+    assert answer.json["existing_patient_id"] == first["id"]
+    assert front_desk.get(f"/api/v1/patients/{other['id']}").json["last_name"] == "Diego"
+
+
+def test_a_change_into_the_double_of_another_confirmed_as_another_person_is_made(front_desk):
+    create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06")
+    other = create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-07")
+
+    answer = front_desk.patch(f"/api/v1/patients/{other['id']}", json={"date_of_birth": "1975-05-06",
+                                                                       "another_person": True})
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["date_of_birth"] == "1975-05-06"
+
+
+def test_changing_the_phone_of_a_confirmed_second_person_needs_no_new_confirmation(front_desk):
+    create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06")
+    second = create_patient(front_desk, first_name="Rosa", last_name="Diaz", date_of_birth="1975-05-06",
+                            another_person=True)
+
+    answer = front_desk.patch(f"/api/v1/patients/{second['id']}", json={"phone": "949.555.0198"})
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["phone"] == "+19495550198"
+
+
+# --- phone numbers: digits, as people type them
+
+@pytest.mark.parametrize("phone", ["1-800-FLOWERS", "(714) 555-O123"])
+def test_a_phone_with_letters_is_answered_422_saying_letters_are_not_accepted(front_desk, db, phone):
+    with writes_nothing(db):
+        answer = front_desk.post("/api/v1/patients", json=patient_body(phone=phone))
+
+    assert answer.status_code == 422
+    assert answer.json["errors"]["phone"] == LETTERS
+
+
+@pytest.mark.parametrize("phone", ["714-555-0123 ext 4", "(714) 555-0123 x12"])
+def test_a_phone_with_an_extension_is_answered_422_saying_extensions_are_not_accepted(front_desk, db, phone):
+    with writes_nothing(db):
+        answer = front_desk.post("/api/v1/patients", json=patient_body(phone=phone))
+
+    assert answer.status_code == 422
+    assert answer.json["errors"]["phone"] == EXTENSION
+
+
+def test_changing_to_a_phone_with_an_extension_is_answered_422_and_keeps_the_old_one(front_desk):
+    patient = create_patient(front_desk)
+
+    answer = front_desk.patch(f"/api/v1/patients/{patient['id']}", json={"phone": "714-555-0123 ext 4"})
+
+    assert answer.status_code == 422
+    assert answer.json["errors"]["phone"] == EXTENSION
+    assert front_desk.get(f"/api/v1/patients/{patient['id']}").json["phone"] == patient["phone"]
+
+
+@pytest.mark.parametrize(("typed", "e164"), [
+    ("(714) 555-0123", "+17145550123"),
+    ("714.555.0123", "+17145550123"),
+    ("+1 714 555 0123", "+17145550123"),
+    ("+52 55 1234 5678", "+525512345678"),
+])
+def test_a_phone_as_people_type_it_is_accepted_in_e164(front_desk, typed, e164):
+    answer = front_desk.post("/api/v1/patients", json=patient_body(phone=typed))
+
+    assert answer.status_code == 201, answer.json
+    assert answer.json["phone"] == e164
+
+
+# --- the date of birth is the clinic's local date
+
+def test_a_birth_date_of_today_in_los_angeles_is_accepted_when_utc_is_already_tomorrow(front_desk, clock):
+    clock.now = datetime(2026, 12, 2, 1, 30, tzinfo=UTC)  # 17:30 on 2026-12-01 in Los Angeles
+
+    answer = front_desk.post("/api/v1/patients", json=patient_body(date_of_birth="2026-12-01"))
+
+    assert answer.status_code == 201, answer.json
+
+
+def test_a_birth_date_of_tomorrow_in_los_angeles_is_refused_although_it_is_today_in_utc(front_desk, clock, db):
+    clock.now = datetime(2026, 12, 2, 1, 30, tzinfo=UTC)  # 17:30 on 2026-12-01 in Los Angeles
+
+    with writes_nothing(db):
+        answer = front_desk.post("/api/v1/patients", json=patient_body(date_of_birth="2026-12-02"))
+
+    assert answer.status_code == 422
+    assert "date_of_birth" in error_fields(answer)
+
+
+def test_the_openapi_description_declares_a_duplicates_409_with_the_existing_patients_id(client):
+    spec = client.get("/openapi.json").json
+
+    conflict = spec["paths"]["/api/v1/patients"]["post"]["responses"]["409"]
+    schema = conflict["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert "existing_patient_id" in spec["components"]["schemas"][schema]["properties"]
+    assert "another_person" in spec["components"]["schemas"]["PatientCreate"]["properties"]

@@ -27,7 +27,7 @@ def test_the_site_list_answers_the_four_demo_sites(front_desk):
 
 def test_every_listed_site_has_the_contract_fields(front_desk):
     for site in front_desk.get("/api/v1/sites").json:
-        assert SITE_FIELDS <= set(site), site["id"]
+        assert set(site) >= SITE_FIELDS, site["id"]
 
 
 def test_a_listed_site_answers_its_hours_days_zone_and_calendar(front_desk):
@@ -169,6 +169,46 @@ def test_only_an_admin_may_change_a_site(front_desk):
 
     assert answer.status_code == 403
     assert front_desk.get("/api/v1/sites/fullerton").json["name"] == "Oak Health Center Fullerton"
+
+
+# --- phone numbers, kept in E.164 like patients'
+
+def test_a_new_sites_phone_as_typed_is_stored_and_answered_in_e164(admin):
+    answer = admin.post("/api/v1/sites", json=new_site(phone="(949) 555-0180"))
+
+    assert answer.status_code == 201, answer.json
+    assert answer.json["phone"] == "+19495550180"
+    assert admin.get("/api/v1/sites/irvine").json["phone"] == "+19495550180"
+
+
+def test_a_changed_sites_phone_is_stored_in_e164(admin):
+    answer = admin.patch("/api/v1/sites/south-pasadena", json={"phone": "626.555.0199"})
+
+    assert answer.status_code == 200, answer.json
+    assert admin.get("/api/v1/sites/south-pasadena").json["phone"] == "+16265550199"
+
+
+def test_a_site_phone_with_letters_is_answered_422_with_the_reason_and_writes_nothing(admin, db):
+    with writes_nothing(db):
+        answer = admin.post("/api/v1/sites", json=new_site(phone="1-800-OAK-CARE"))
+
+    assert answer.status_code == 422
+    assert answer.json["errors"]["phone"] == "a phone number has digits only; letters are not accepted"
+
+
+def test_changing_a_sites_phone_to_one_with_an_extension_is_answered_422_and_keeps_the_old_one(admin):
+    answer = admin.patch("/api/v1/sites/fullerton", json={"phone": "714-555-0160 ext 2"})
+
+    assert answer.status_code == 422
+    assert answer.json["errors"]["phone"] == "extensions are not accepted"
+    assert admin.get("/api/v1/sites/fullerton").json["phone"] == "+17145550160"
+
+
+def test_a_site_may_have_no_phone(admin):
+    answer = admin.post("/api/v1/sites", json=new_site(phone=""))
+
+    assert answer.status_code == 201, answer.json
+    assert answer.json["phone"] == ""
 
 
 # --- chairs

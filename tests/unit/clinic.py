@@ -27,7 +27,13 @@ FALL_BACK = date(2027, 11, 7)  # Sunday: 02:00 PDT becomes 01:00 PST
 def _demo_protocols() -> dict[str, dict]:
     tree = ast.parse((PACKAGE_DIR / "services" / "demo.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PROTOCOLS" for t in node.targets):
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        if any(getattr(t, "id", None) == "PROTOCOLS" for t in targets) and node.value is not None:
             return {p["id"]: p for p in ast.literal_eval(node.value)}
     raise AssertionError("services/demo.py has no PROTOCOLS list")
 
@@ -61,7 +67,8 @@ def around_the_clock(opens: time = time(0), closes: time = time(23, 30)) -> Site
     return site(holidays=False, open_days=EVERY_DAY, opens=opens, closes=closes)
 
 
-def plan(protocol_id: str, start: date, at: time = time(9), calendar: SiteCalendar | None = None) -> list[PlannedSession]:
+def plan(protocol_id: str, start: date, at: time = time(9),
+         calendar: SiteCalendar | None = None) -> list[PlannedSession]:
     calendar = calendar or site()
     return at_time(lay_out(cadence(protocol_id), calendar, start), calendar, at)
 

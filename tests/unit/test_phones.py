@@ -42,3 +42,20 @@ def test_an_invalid_number_is_refused(typed):
 def test_an_invalid_number_is_refused_as_a_value_error():
     with pytest.raises(ValueError):
         to_e164("12345")
+
+
+@pytest.mark.parametrize("typed", ["1-800-FLOWERS", "714-555-O123", "(714) CALL-NOW"])
+def test_a_number_with_letters_is_refused_saying_letters_are_not_accepted(typed):
+    with pytest.raises(InvalidPhone, match="letters are not accepted"):
+        to_e164(typed)
+
+
+@pytest.mark.parametrize("typed", ["714-555-0123 ext 4", "714-555-0123 x4", "(714) 555-0123 ext. 12",
+                                   "714-555-0123,4", "+1 714 555 0123 extension 4"])
+def test_a_number_with_an_extension_is_refused_saying_extensions_are_not_accepted(typed):
+    with pytest.raises(InvalidPhone, match="^extensions are not accepted$"):
+        to_e164(typed)
+
+
+def test_a_mexican_number_typed_with_its_country_code_is_given_in_e164():
+    assert to_e164("+52 55 1234 5678") == "+525512345678"

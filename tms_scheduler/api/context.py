@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
 from flask_smorest import abort
+
 from ..domain.roles import ROLES
 from ..services import catalog
 from ..services.actor import Actor
@@ -66,7 +67,7 @@ def roles(*allowed: str):
                 abort(403, message=f"A {g.caller.role} may not do this; it needs {' or '.join(allowed)}")
             return view(*args, **kwargs)
 
-        wrapper._roles = allowed  # read by the OpenAPI description and the role table test
+        vars(wrapper)["_roles"] = allowed  # read by the OpenAPI description and the role table test
         return wrapper
 
     return decorate

@@ -17,9 +17,10 @@ class Courses(MethodView):
     @blp.arguments(schemas.CourseQuery, location="query")
     @blp.response(200, schemas.Course(many=True))
     def get(self, query):
-        """Courses, by patient, site or status"""
+        """Courses, by patient, site, status, or the patient's name or phone (q)"""
         found = courses.list_courses(runtime(), patient_id=query.get("patient_id"), site_id=query.get("site_id"),
-                                     status=query.get("status"), limit=query["limit"], offset=query["offset"])
+                                     status=query.get("status"), q=query.get("q"), limit=query["limit"],
+                                     offset=query["offset"])
         return [course_out(c) for c in found]
 
     @roles("front_desk", "admin")
@@ -90,8 +91,8 @@ class Assessments(MethodView):
     @blp.response(201, schemas.Assessment)
     def post(self, body, course_id):
         """Record a PHQ-9 score (0-27); the earliest is the baseline"""
-        return progress.add_assessment(runtime(), course_id, actor(), instrument=body["instrument"], score=body["score"],
-                                       taken_on=body["taken_on"])
+        return progress.add_assessment(runtime(), course_id, actor(), instrument=body["instrument"],
+                                       score=body["score"], taken_on=body["taken_on"])
 
     @roles("technician", "clinician", "admin")
     @blp.response(200, schemas.Assessment(many=True))

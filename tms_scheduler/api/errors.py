@@ -6,7 +6,7 @@ from http import HTTPStatus
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..domain.errors import BookingConflict, DomainError
+from ..domain.errors import BookingConflict, DomainError, DuplicatePatient
 
 
 def error_body(code: int, message: str, errors: dict | None = None) -> dict:
@@ -40,9 +40,10 @@ def register(app: Flask) -> None:
         # flask-smorest's shape, with a message always there: every refusal says why.
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
-        message = data.get("message") or _summary(errors) or exc.description
-        response = jsonify(error_body(exc.code, message, errors))
-        response.status_code = exc.code
+        code = exc.code or 500
+        message = data.get("message") or _summary(errors) or exc.description or HTTPStatus(code).phrase
+        response = jsonify(error_body(code, message, errors))
+        response.status_code = code
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
@@ -56,4 +57,7 @@ def register(app: Flask) -> None:
         if isinstance(exc, BookingConflict):
             body["conflicts"] = [c.as_dict() for c in exc.conflicts]
             body["alternatives"] = exc.alternatives
+            body["next_start"] = exc.next_start.as_dict() if exc.next_start else None
+        if isinstance(exc, DuplicatePatient):
+            body["existing_patient_id"] = exc.existing_patient_id
         return jsonify(body), exc.http_status

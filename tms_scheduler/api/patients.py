@@ -24,6 +24,11 @@ class Patients(MethodView):
     @roles(*WRITERS)
     @blp.arguments(schemas.PatientCreate)
     @blp.response(201, schemas.Patient)
+    @blp.alt_response(409, schema=schemas.DuplicatePatientError,
+                      description="a patient with the same name (case and accents aside) and date of birth exists; "
+                                  "existing_patient_id names it; send another_person: true if this is someone else")
+    @blp.alt_response(422, schema=schemas.ApiError, description="a field is refused (a phone with letters or an "
+                                                                "extension, a birth date in the future)")
     def post(self, body):
         """Register a patient"""
         return patients.create_patient(runtime(), body, actor())
@@ -40,6 +45,9 @@ class PatientById(MethodView):
     @roles(*WRITERS)
     @blp.arguments(schemas.PatientFields)
     @blp.response(200, schemas.Patient)
+    @blp.alt_response(409, schema=schemas.DuplicatePatientError,
+                      description="the change makes the patient another's double (name and date of birth); "
+                                  "send another_person: true if they are two people")
     def patch(self, body, patient_id):
         """Change a patient's details"""
         return patients.update_patient(runtime(), patient_id, body, actor())

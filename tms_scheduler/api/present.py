@@ -1,8 +1,11 @@
 """Rows into the shapes the schemas answer, with instants in the site's zone."""
 from __future__ import annotations
 
+from sqlalchemy import inspect
+
 from ..db import models
-from .context import zone_of
+from ..services import patients
+from .context import runtime, zone_of
 
 
 def session_out(s: models.TreatmentSession) -> dict:
@@ -58,8 +61,15 @@ def course_out(c: models.Course) -> dict:
             "override_reason": c.authorization_override_reason,
         }
     return {
-        "id": c.id, "patient_id": c.patient_id, "site_id": c.site_id, "protocol_id": c.protocol_id,
+        "id": c.id, "patient_id": c.patient_id, "patient": _patient_of(c),
+        "site_id": c.site_id, "protocol_id": c.protocol_id,
         "status": c.status, "start_date": c.start_date, "preferred_time": c.preferred_time,
         "authorization": authorization, "paused": c.paused_at is not None,
         "sessions": [session_out(s) for s in sorted(c.sessions, key=lambda s: (s.starts_at, s.number))],
     }
+
+
+def _patient_of(c: models.Course) -> dict:
+    # Courses read back come with their patient; one booked just now does not, and costs one read.
+    patient = c.patient if "patient" not in inspect(c).unloaded else patients.get_patient(runtime(), c.patient_id)
+    return {"id": patient.id, "name": f"{patient.first_name} {patient.last_name}"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ..domain.booking import MAX_SEARCH_WEEKS, MAX_STARTS_WANTED, SEARCH_WEEKS, STARTS_WANTED
 from ..domain.lifecycle import CANCELLED_BY, CANCELLERS, COURSE_STATUSES, SESSION_STATUSES
 from ..domain.planning import SESSION_KINDS
 from ..domain.progress import FLAG_ORDER as FLAG_CODES
@@ -32,9 +33,22 @@ class Conflict(Schema):
     reason = fields.String()
 
 
+class NextStart(Schema):
+    date = fields.Date(metadata={"description": "the start date (the course's first session)"})
+    time = LocalTime(metadata={"description": "HH:MM, the site's local time: the time asked when it fits, "
+                                              "else the nearest that does (the earlier of two as near)"})
+    chair_ids = fields.List(fields.Integer(),
+                            metadata={"description": "the chairs the course would use, most used first"})
+
+
 class BookingConflictError(ApiError):
     conflicts = fields.List(fields.Nested(Conflict))
-    alternatives = fields.List(fields.String(), metadata={"description": "start times (HH:MM) at which the whole course fits"})
+    alternatives = fields.List(fields.String(),
+                               metadata={"description": "start times (HH:MM) at which the whole course fits"})
+    next_start = fields.Nested(NextStart, allow_none=True, metadata={
+        "description": "when no start time that day fits (`alternatives` empty): the next later start date at which "
+                       f"the whole course fits, at or near the preferred time, searched up to {SEARCH_WEEKS} weeks "
+                       "after the start date; null when there are alternatives or no date within those weeks fits"})
 
 
 # --- auth and users
@@ -69,7 +83,9 @@ class SiteFields(Schema):
     timezone = fields.String(validate=validate.Length(1, 64), metadata={"description": "IANA zone"})
     offers_tms = fields.Boolean()
     address = fields.String(validate=validate.Length(0, 300))
-    phone = fields.String(validate=validate.Length(0, 20))
+    phone = fields.String(validate=validate.Length(0, 30),
+                          metadata={"description": "answered in E.164; US numbers as typed; letters and extensions "
+                                                   "are refused; empty for none"})
     open_days = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(1, 7),
                             metadata={"description": "ISO weekdays, 1 = Monday"})
     opens = LocalTime()
@@ -174,10 +190,15 @@ class PatientFields(Schema):
     first_name = fields.String(validate=validate.Length(1, 100))
     last_name = fields.String(validate=validate.Length(1, 100))
     date_of_birth = fields.Date()
-    phone = fields.String(validate=validate.Length(1, 30), metadata={"description": "E.164; US numbers as typed"})
+    phone = fields.String(validate=validate.Length(1, 30),
+                          metadata={"description": "answered in E.164; US numbers as typed; letters and extensions "
+                                                   "are refused"})
     language = fields.String(validate=validate.OneOf(("en", "es")))
     sms_consent = fields.Boolean()
     sms_opted_out = fields.Boolean()
+    another_person = fields.Boolean(load_default=False, load_only=True, metadata={
+        "description": "true: this is another person than the patient with the same name (case and accents aside) "
+                       "and date of birth; without it such a patient is refused with 409"})
 
 
 class PatientCreate(PatientFields):
@@ -190,6 +211,10 @@ class PatientCreate(PatientFields):
 class Patient(PatientFields):
     id = fields.Integer()
     sms_consent_at = fields.AwareDateTime(allow_none=True)
+
+
+class DuplicatePatientError(ApiError):
+    existing_patient_id = fields.Integer(metadata={"description": "the patient with the same name and date of birth"})
 
 
 class Paging(Schema):
@@ -222,9 +247,15 @@ class CourseCreate(Schema):
     authorization = fields.Nested(Authorization, allow_none=True)
 
 
+class CoursePatient(Schema):
+    id = fields.Integer()
+    name = fields.String(metadata={"description": "first and last name"})
+
+
 class Course(Schema):
     id = fields.Integer()
     patient_id = fields.Integer()
+    patient = fields.Nested(CoursePatient)
     site_id = fields.String()
     protocol_id = fields.String()
     status = fields.String()
@@ -239,6 +270,9 @@ class CourseQuery(Paging):
     patient_id = fields.Integer()
     site_id = fields.String()
     status = fields.String(validate=validate.OneOf(COURSE_STATUSES))
+    q = fields.String(validate=validate.Length(0, 100),
+                      metadata={"description": "the patient's phone as typed, or name prefixes (each word a prefix "
+                                               "of the first or last name)"})
 
 
 # --- the day board and availability
@@ -269,6 +303,9 @@ class BoardChair(Schema):
 class Board(Schema):
     site_id = fields.String()
     date = fields.Date()
+    closed = fields.Boolean(metadata={"description": "the site treats nobody that day; its sessions are to move"})
+    closed_reason = fields.String(allow_none=True,
+                                  metadata={"description": "a closure's reason, a holiday, or a weekday it is shut"})
     chairs = fields.List(fields.Nested(BoardChair))
 
 
@@ -288,6 +325,30 @@ class AvailableTime(Schema):
 
 class Availability(Schema):
     times = fields.List(fields.Nested(AvailableTime))
+
+
+class NextStartQuery(Schema):
+    protocol_id = fields.String(required=True)
+    from_date = fields.Date(required=True, metadata={"description": "the first start date tried; not in the past "
+                                                                    "(the site's local date)"})
+    time = LocalTime(required=True, metadata={"description": "HH:MM, the site's local time the course should start at"})
+    site_id = fields.String(metadata={"description": "one TMS site; without it, every TMS site with a chair for the "
+                                                     "protocol"})
+    limit = fields.Integer(load_default=STARTS_WANTED, validate=validate.Range(1, MAX_STARTS_WANTED), metadata={
+        "description": f"start dates answered per site (default {STARTS_WANTED}, at most {MAX_STARTS_WANTED})"})
+    weeks = fields.Integer(load_default=SEARCH_WEEKS, validate=validate.Range(1, MAX_SEARCH_WEEKS), metadata={
+        "description": f"weeks searched from from_date (default {SEARCH_WEEKS}, at most {MAX_SEARCH_WEEKS}); "
+                       "the search stops there"})
+
+
+class SiteStart(NextStart):
+    site_id = fields.String()
+
+
+class NextStarts(Schema):
+    starts = fields.List(fields.Nested(SiteStart), metadata={
+        "description": "per site (in id order), its earliest start dates in order; a site with no date that fits "
+                       "within the weeks searched has none"})
 
 
 # --- attendance (sessions' lifecycle)
@@ -338,6 +399,7 @@ class MissedSession(Session):
 class SessionEvent(Schema):
     at = fields.AwareDateTime()
     user_id = fields.Integer(allow_none=True, metadata={"description": "null: the scheduler"})
+    username = fields.String(allow_none=True, metadata={"description": "the user's name; null: the scheduler"})
     action = fields.String()
     from_status = fields.String(allow_none=True)
     to_status = fields.String()

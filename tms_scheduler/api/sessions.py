@@ -98,8 +98,8 @@ class Reschedule(MethodView):
     @blp.alt_response(409, schema=schemas.ApiError, description="chair taken, or another session that day")
     def post(self, body, session_id):
         """Move the session (same id) to a new start"""
-        return session_out(moves.reschedule(runtime(), session_id, body["starts_at"], actor(), reason=body.get("reason"),
-                                            override_reason=body.get("override_reason")))
+        return session_out(moves.reschedule(runtime(), session_id, body["starts_at"], actor(),
+                                            reason=body.get("reason"), override_reason=body.get("override_reason")))
 
 
 @blp.route("/<int:session_id>/history")
@@ -107,11 +107,12 @@ class History(MethodView):
     @roles(*ALL_ROLES)
     @blp.response(200, schemas.SessionEvent(many=True))
     def get(self, session_id):
-        """Every change of the session: who, when, from, to, why"""
+        """Every change of the session: who (id and name), when, from, to, why"""
         session, events = attendance.session_history(runtime(), session_id)
         zone = zone_of(session.site_id)
         return [{**{c: getattr(e, c) for c in ("user_id", "action", "from_status", "to_status", "from_chair_id",
                                                 "to_chair_id", "reason")},
+                 "username": username,
                  "at": e.at.astimezone(zone),
                  "from_starts_at": e.from_starts_at and e.from_starts_at.astimezone(zone),
-                 "to_starts_at": e.to_starts_at and e.to_starts_at.astimezone(zone)} for e in events]
+                 "to_starts_at": e.to_starts_at and e.to_starts_at.astimezone(zone)} for e, username in events]

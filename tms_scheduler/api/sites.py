@@ -129,7 +129,8 @@ class Schedule(MethodView):
         """The day's board: every chair and its sessions"""
         board = courses.day_board(runtime(), site_id, query["date"])
         return {
-            "site_id": board.site_id, "date": board.date,
+            "site_id": board.site_id, "date": board.date, "closed": board.closed,
+            "closed_reason": board.closed_reason,
             "chairs": [
                 {"id": chair.id, "name": chair.name, "coil": chair.coil, "active": chair.active,
                  "sessions": [{**session_out(e.session), "patient": {"id": e.patient_id, "name": e.patient_name}}

@@ -28,7 +28,10 @@ def downgrade(database_url: str, revision: str = "-1") -> None:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -54,7 +54,7 @@ class Site(Base):
     holiday_calendar: Mapped[str] = mapped_column(ForeignKey("holiday_calendars.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
-    chairs: Mapped[list["Chair"]] = relationship(back_populates="site", order_by="Chair.id")
+    chairs: Mapped[list[Chair]] = relationship(back_populates="site", order_by="Chair.id")
 
 
 class Chair(Base):
@@ -118,6 +118,8 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_last_first", "last_name", "first_name"),
         Index("ix_patients_phone", "phone"),
+        # Registration looks for a patient of the same name among those born that day.
+        Index("ix_patients_date_of_birth", "date_of_birth"),
     )
 
 
@@ -144,9 +146,11 @@ class Course(Base):
     # A paused course stays active (the patient keeps it); its future sessions were released.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    sessions: Mapped[list["TreatmentSession"]] = relationship(
+    sessions: Mapped[list[TreatmentSession]] = relationship(
         back_populates="course", order_by="TreatmentSession.number", lazy="raise"
     )
+    # Loaded with the course where it is answered (its name); never one query per course.
+    patient: Mapped[Patient] = relationship(lazy="raise")
 
     __table_args__ = (
         # A patient has at most one active course, whatever the concurrency.

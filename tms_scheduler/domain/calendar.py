@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_tables
@@ -19,6 +19,13 @@ class HolidayRule:
     name: str
     offset_days: int = 0
 
+    def label(self, name_of_the_day: str) -> str:
+        """How the closure is named: "Thanksgiving Day", "the day after Thanksgiving Day"."""
+        if self.offset_days == 0:
+            return name_of_the_day
+        after = "the day after" if self.offset_days == 1 else f"{self.offset_days} days after"
+        return f"{after} {name_of_the_day}"
+
 
 @dataclass(frozen=True)
 class HolidayCalendar:
@@ -29,18 +36,22 @@ class HolidayCalendar:
     def closed_dates(self, first: date, last: date) -> frozenset[date]:
         closed: set[date] = set()
         for year in range(first.year, last.year + 1):
-            closed |= _closed_in_year(self, year)
+            closed |= _closed_in_year(self, year).keys()
         return frozenset(d for d in closed if first <= d <= last)
+
+    def holiday_on(self, day: date) -> str | None:
+        """The holiday the calendar closes on `day` ("Christmas Day (observed)"), or None."""
+        return _closed_in_year(self, day.year).get(day)
 
 
 @lru_cache(maxsize=256)
-def _closed_in_year(calendar: HolidayCalendar, year: int) -> frozenset[date]:
+def _closed_in_year(calendar: HolidayCalendar, year: int) -> dict[date, str]:
     if not calendar.country or not calendar.rules:
-        return frozenset()
+        return {}
     # A year's holidays can be observed in the year before (New Year's Day on a
     # Saturday is observed on 31 December), so look one year either side.
     table = holiday_tables.country_holidays(calendar.country, years=range(year - 1, year + 2), observed=True)
-    closed = set()
+    closed: dict[date, str] = {}
     for day, names in table.items():
         for name in names.split("; "):
             base = name.removesuffix(" (observed)")
@@ -48,8 +59,8 @@ def _closed_in_year(calendar: HolidayCalendar, year: int) -> frozenset[date]:
                 if rule.name == base:
                     shifted = day + timedelta(days=rule.offset_days)
                     if shifted.year == year:
-                        closed.add(shifted)
-    return frozenset(closed)
+                        closed[shifted] = rule.label(name)
+    return closed
 
 
 US_CLINIC = HolidayCalendar(

@@ -3,8 +3,10 @@ phase, and the taper (with every later session) moves back behind it, so the tap
 begins only once the prescribed daily sessions were delivered."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from .allocation import ChairBook
 from .calendar import SiteCalendar
@@ -71,7 +73,7 @@ def _no_room(what: str) -> RuleViolation:
                          {"session": "no free chair and time found"})
 
 
-def spacing_of(course: CourseState, calendar: SiteCalendar, others) -> Allowed:
+def spacing_of(course: CourseState, calendar: SiteCalendar, others: Iterable[Any]) -> Allowed:
     """Whether a session of the course may be at [starts_at, ends_at) next to `others` (the
     patient's other chair-holding sessions, spans or sessions): never overlapping one, and for
     an accelerated protocol the gap from each and at most sessions-per-day a local day."""
@@ -84,7 +86,8 @@ def spacing_of(course: CourseState, calendar: SiteCalendar, others) -> Allowed:
     return allowed
 
 
-def _place_accelerated(course: CourseState, calendar: SiteCalendar, book: ChairBook, others, *, minutes: int,
+def _place_accelerated(course: CourseState, calendar: SiteCalendar, book: ChairBook, others: Iterable[Any], *,
+                       minutes: int,
                        after: CourseSession | Placement | None, first_day: date, now: datetime,
                        chair_order: list[int], step_minutes: int) -> Placement | None:
     """One session of an accelerated course: on `after`'s day, the protocol's gap (real minutes) after
@@ -201,7 +204,7 @@ def lengthen_session(course: CourseState, calendar: SiteCalendar, book: ChairBoo
     later = sorted((s for s in course.holding() if s.id != target.id and s.day == day and s.status == SCHEDULED
                     and s.starts_at > target.starts_at), key=lambda s: s.starts_at)
     moving = [target, *later]
-    fixed: list = [s for s in course.holding() if s.id not in {m.id for m in moving}]
+    fixed: list[Any] = [s for s in course.holding() if s.id not in {m.id for m in moving}]
     usual = [c for c in [course.usual_chair()] if c is not None]
     # Only what the book held is taken back if the day does not fit.
     released = [s for s in moving if book.release(s.chair_id, s.starts_at, s.ends_at)]
@@ -261,6 +264,45 @@ def lengthen_session(course: CourseState, calendar: SiteCalendar, book: ChairBoo
         for s in released:
             book.take(s.chair_id, s.starts_at, s.ends_at)
         raise
+
+
+@dataclass(frozen=True)
+class Remapping:
+    """A missed mapping done at the next visit: the moves that lengthen it (the visit first) and
+    re-space the day, and the day's last sessions that had to leave it to make room."""
+
+    moves: list[Move]
+    displaced: list[CourseSession]
+
+
+def map_at_visit(course: CourseState, calendar: SiteCalendar, book: ChairBook, visit_id: int, minutes: int, *,
+                 now: datetime, step_minutes: int) -> Remapping | None:
+    """The visit becomes the `minutes`-long mapping, its day's later sessions keeping the gap.
+
+    Where the day cannot hold them all inside opening hours (an accelerated day is packed from
+    its first session), its last sessions leave the day, one at a time, until the rest fit;
+    their times are released from the book and the caller places each at the end of the
+    phase (append_session), as for any displaced session. None when even the visit alone
+    cannot last `minutes` that day; the book is then as it was.
+    """
+    visit = next(s for s in course.sessions if s.id == visit_id)
+    later = sorted((s for s in course.holding() if s.day == visit.day and s.status == SCHEDULED
+                    and s.starts_at > visit.starts_at), key=lambda s: s.starts_at)
+    for leaving in range(len(later) + 1):
+        displaced = later[len(later) - leaving:] if leaving else []
+        parked = {s.id for s in displaced}
+        state = replace(course, sessions=tuple(replace(s, status="cancelled") if s.id in parked else s
+                                               for s in course.sessions))
+        for s in displaced:
+            book.release(s.chair_id, s.starts_at, s.ends_at)
+        try:
+            moves = lengthen_session(state, calendar, book, visit_id, minutes, now=now, step_minutes=step_minutes)
+        except RuleViolation:
+            for s in displaced:
+                book.take(s.chair_id, s.starts_at, s.ends_at)
+            continue
+        return Remapping(moves, displaced)
+    return None
 
 
 def calendar_time(calendar: SiteCalendar, session: CourseSession) -> time:
@@ -325,7 +367,7 @@ def _one_after_another(course: CourseState, calendar: SiteCalendar, book: ChairB
     while it holds fewer than `sessions_per_day` and has room, else from the next open day at the
     usual time; never too close to, overlapping or crowding a day with the course's other
     chair-holding sessions."""
-    others: list = list(course.holding())
+    others: list[Any] = list(course.holding())
     placed: list[tuple[CourseSession, Placement]] = []
     previous: Placement | None = None
     for session in sessions:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
-from datetime import date, datetime, timedelta
 
 from .calendar import SiteCalendar
 from .lifecycle import (

@@ -19,7 +19,7 @@ instant to the site's local date (`SiteCalendar.local_date`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 Span = tuple[datetime, datetime]
@@ -52,12 +52,12 @@ def sessions_on(others: Iterable[Any], day: date, day_of: DayOf) -> int:
     return sum(1 for o in others if day_of(span_of(o)[0]) == day)
 
 
-def _clock(instant: datetime, zone) -> str:
+def _clock(instant: datetime, zone: tzinfo | None) -> str:
     return f"{instant.astimezone(zone):%H:%M}" if zone is not None else instant.isoformat()
 
 
 def spacing_problem(others: Iterable[Any], starts_at: datetime, ends_at: datetime, *, min_gap_minutes: int = 0,
-                    sessions_per_day: int = 1, day_of: DayOf, zone=None) -> str | None:
+                    sessions_per_day: int = 1, day_of: DayOf, zone: tzinfo | None = None) -> str | None:
     """The reason a session of the patient may not be at [starts_at, ends_at); None when it may.
 
     In this order:
@@ -110,7 +110,7 @@ def earliest_start(others: Iterable[Any], not_before: datetime, minutes: int, *,
 
 
 def plan_problem(sessions: Iterable[Any], *, min_gap_minutes: int, sessions_per_day: int, day_of: DayOf,
-                 zone=None) -> str | None:
+                 zone: tzinfo | None = None) -> str | None:
     """The first way a whole set of one patient's sessions breaks the rules above; None when it keeps them.
 
     Checks neighbours in time order (linear after sorting): no overlap, the gap between

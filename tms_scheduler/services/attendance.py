@@ -106,9 +106,13 @@ def treatment_record(rt: Runtime, session_id: int) -> models.TreatmentRecord:
         return record
 
 
-def session_history(rt: Runtime, session_id: int) -> tuple[models.TreatmentSession, list[models.SessionEvent]]:
-    """The session and every change of it, oldest first."""
+def session_history(rt: Runtime, session_id: int) -> tuple[models.TreatmentSession,
+                                                          list[tuple[models.SessionEvent, str | None]]]:
+    """The session and every change of it, oldest first, each with its user's name (None: the scheduler)."""
     with rt.transaction() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
-        return session, list(db.scalars(select(models.SessionEvent).where(models.SessionEvent.session_id == session_id)
-                                        .order_by(models.SessionEvent.at, models.SessionEvent.id)))
+        return session, [(event, username) for event, username in db.execute(
+            select(models.SessionEvent, models.User.username)
+            .outerjoin(models.User, models.User.id == models.SessionEvent.user_id)
+            .where(models.SessionEvent.session_id == session_id)
+            .order_by(models.SessionEvent.at, models.SessionEvent.id))]

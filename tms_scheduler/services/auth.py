@@ -91,7 +91,7 @@ def issue_token(rt: Runtime, username: str, password: str, *, ttl: timedelta) ->
             accepted = user is not None and user.active
         except (VerifyMismatchError, InvalidHashError):
             accepted = False
-        if not accepted:
+        if user is None or not accepted:
             db.add(models.SignInFailure(username=username, at=now))
             issued = None
         else:
@@ -130,6 +130,7 @@ def purge_expired_tokens(rt: Runtime) -> int:
     """Drops tokens that expired over a day ago, and failed sign-ins past their window."""
     now = rt.now()
     with rt.transaction() as db:
-        result = db.execute(delete(models.AuthToken).where(models.AuthToken.expires_at < now - timedelta(days=1)))
+        removed = db.scalars(delete(models.AuthToken).where(models.AuthToken.expires_at < now - timedelta(days=1))
+                             .returning(models.AuthToken.id)).all()
         db.execute(delete(models.SignInFailure).where(models.SignInFailure.at < now - SIGN_IN_WINDOW))
-        return result.rowcount
+        return len(removed)

@@ -1,7 +1,7 @@
 """Sites, chairs, closures and protocols: what administrators configure."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from ..db import models
 from ..domain import lifecycle
 from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
+from ..domain.phones import InvalidPhone, to_e164
 from ..domain.protocols import Cadence, Phase
 from .actor import Actor
 from .lookups import get_or_404
@@ -50,6 +51,12 @@ def _check_site(db: Session, fields: dict, site: models.Site | None = None) -> N
         raise RuleViolation("The site must close after it opens", {"closes": "must be later than opens"})
     if "open_days" in fields:
         fields["open_days"] = sorted(set(fields["open_days"]))
+    # Kept in E.164 like patients' numbers; empty for a site without one.
+    if fields.get("phone"):
+        try:
+            fields["phone"] = to_e164(fields["phone"])
+        except InvalidPhone as exc:
+            raise RuleViolation(f"The site's phone number is refused: {exc}", {"phone": str(exc)}) from None
 
 
 def create_site(rt: Runtime, fields: dict, actor: Actor) -> models.Site:
@@ -100,7 +107,7 @@ def update_chair(rt: Runtime, site_id: str, chair_id: int, fields: dict, actor: 
         if "name" in fields and fields["name"] != chair.name and db.scalar(select(models.Chair.id).where(
                 models.Chair.site_id == site_id, models.Chair.name == fields["name"])) is not None:
             raise StateConflict(f"The site has a chair named {fields['name']!r} already", {"name": "taken"})
-        if fields.get("out_of_service_from", None) is not None:
+        if fields.get("out_of_service_from") is not None:
             raise RuleViolation("Take a chair out of service with POST .../out-of-service, which lists and moves "
                                 "its sessions", {"out_of_service_from": "only null (back in service) here"})
         if fields.get("active") is False and chair.active:

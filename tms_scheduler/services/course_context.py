@@ -17,7 +17,7 @@ from ..domain.placement import PLACEMENT_HORIZON_DAYS
 from ..domain.planning import PLANNING_HORIZON_DAYS
 from ..domain.protocols import Cadence
 from .actor import Actor
-from .lookups import cadence_of, chair_book, fitting_chairs, get_or_404, site_calendar
+from .lookups import cadence_of, chair_book, fitting_chairs, not_found, referenced, site_calendar
 
 
 @dataclass
@@ -79,9 +79,9 @@ def load_course(db: Session, course_id: int, *, now: datetime, placing: bool = T
     """
     course = db.scalar(select(models.Course).where(models.Course.id == course_id).with_for_update())
     if course is None:
-        get_or_404(db, models.Course, course_id, "course")
-    site = db.get(models.Site, course.site_id)
-    protocol = db.get(models.Protocol, course.protocol_id)
+        raise not_found("course", course_id)
+    site = referenced(db, models.Site, course.site_id)
+    protocol = referenced(db, models.Protocol, course.protocol_id)
     sessions = list(db.scalars(select(models.TreatmentSession).where(models.TreatmentSession.course_id == course.id)
                                .order_by(models.TreatmentSession.starts_at, models.TreatmentSession.number)))
     if not placing:
@@ -102,6 +102,6 @@ def load_course_of_session(db: Session, session_id: int, *, now: datetime,
     """The session's course, loaded and locked as load_course does, and the session in it."""
     course_id = db.scalar(select(models.TreatmentSession.course_id).where(models.TreatmentSession.id == session_id))
     if course_id is None:
-        get_or_404(db, models.TreatmentSession, session_id, "session")
+        raise not_found("session", session_id)
     ctx = load_course(db, course_id, now=now, placing=placing)
     return ctx, ctx.session(session_id)

@@ -5,27 +5,33 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..db import models
 from ..domain import lifecycle
+from . import patients
 from .catalog import sessions_on_day
-from .lookups import get_or_404
+from .lookups import get_or_404, not_found, why_closed
 from .runtime import Runtime
 
 
 def get_course(rt: Runtime, course_id: int) -> models.Course:
+    """The course with its sessions and its patient."""
     with rt.transaction() as db:
         course = db.scalar(select(models.Course).where(models.Course.id == course_id)
-                           .options(selectinload(models.Course.sessions)))
+                           .options(selectinload(models.Course.sessions), joinedload(models.Course.patient)))
         if course is None:
-            get_or_404(db, models.Course, course_id, "course")
+            raise not_found("course", course_id)
         return course
 
 
 def list_courses(rt: Runtime, *, patient_id: int | None, site_id: str | None,
-                 status: str | None, limit: int, offset: int) -> list[models.Course]:
-    query = select(models.Course).options(selectinload(models.Course.sessions))
+                 status: str | None, limit: int, offset: int, q: str | None = None) -> list[models.Course]:
+    """Courses with their sessions and patients, by id; `q` finds them by the patient's name or phone."""
+    query = (select(models.Course).join(models.Course.patient)
+             .options(contains_eager(models.Course.patient), selectinload(models.Course.sessions)))
+    if q:
+        query = query.where(*patients.matching(q))
     if patient_id is not None:
         query = query.where(models.Course.patient_id == patient_id)
     if site_id is not None:
@@ -52,13 +58,23 @@ class BoardEntry:
 class DayBoard:
     site_id: str
     date: date
+    # Why the site is closed that day (a closure's reason, a holiday, not an open weekday), or None.
+    closed_reason: str | None
     chairs: list[tuple[models.Chair, list[BoardEntry]]]
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_reason is not None
 
 
 def day_board(rt: Runtime, site_id: str, day: date) -> DayBoard:
-    """Every chair of the site with the day's sessions in it, in time order; cancelled ones left out."""
+    """Every chair of the site with the day's sessions in it, in time order; cancelled ones left out.
+
+    On a day the site is closed, the sessions still there are the ones the front desk has to move.
+    """
     with rt.transaction() as db:
         site = get_or_404(db, models.Site, site_id, "site")
+        closed_reason = why_closed(db, site, day)
         chairs = list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))
         sessions = [s for s in sessions_on_day(db, site, day) if s.status != lifecycle.CANCELLED]
         course_ids = {s.course_id for s in sessions}
@@ -76,4 +92,4 @@ def day_board(rt: Runtime, site_id: str, day: date) -> DayBoard:
     for s in sessions:
         patient_id, name = names[s.course_id]
         by_chair.setdefault(s.chair_id, []).append(BoardEntry(s, patient_id, name))
-    return DayBoard(site_id, day, [(c, by_chair[c.id]) for c in chairs])
+    return DayBoard(site_id, day, closed_reason, [(c, by_chair[c.id]) for c in chairs])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any
 
 from sqlalchemy import select
 
@@ -10,15 +11,16 @@ from ..domain.calendar import NO_HOLIDAYS, US_CLINIC
 from .auth import hash_password
 from .runtime import Runtime
 
-HOLIDAY_CALENDARS = [
+HOLIDAY_CALENDARS: list[dict[str, Any]] = [
     {"id": US_CLINIC.id, "name": "US clinic holidays (observed)", "country": US_CLINIC.country,
      "rules": [{"name": r.name, "offset_days": r.offset_days} for r in US_CLINIC.rules]},
     {"id": NO_HOLIDAYS.id, "name": "No holidays", "country": None, "rules": []},
 ]
 
-_HOURS = {"timezone": "America/Los_Angeles", "open_days": [1, 2, 3, 4, 5], "opens": time(7), "closes": time(19),
+_HOURS: dict[str, Any] = {"timezone": "America/Los_Angeles", "open_days": [1, 2, 3, 4, 5], "opens": time(7),
+                          "closes": time(19),
           "holiday_calendar": "us-clinic"}
-SITES = [
+SITES: list[dict[str, Any]] = [
     {"id": "beverly-hills", "name": "Oak Health Center Beverly Hills", "offers_tms": False,
      "address": "9400 Brighton Way, Beverly Hills, CA 90210", "phone": "+13105550140", **_HOURS},
     {"id": "south-pasadena", "name": "Oak Health Center South Pasadena", "offers_tms": False,
@@ -37,7 +39,7 @@ CHAIRS = [
     ("laguna-hills", "Laguna Hills chair 2", "figure-8"),
 ]
 
-PROTOCOLS = [
+PROTOCOLS: list[dict[str, Any]] = [
     {"id": "tms-10hz-standard", "name": "10 Hz rTMS, 3,000 pulses at 120% MT", "coil": "figure-8",
      "phases": [{"sessions": 30, "days_per_week": 5}, {"sessions": 3, "days_per_week": 3},
                 {"sessions": 2, "days_per_week": 2}, {"sessions": 1, "days_per_week": 1}],
@@ -77,7 +79,8 @@ def seed_demo(rt: Runtime) -> list[str]:
                 added.append(f"site {row['id']}")
         db.flush()
         for site_id, name, coil in CHAIRS:
-            exists = db.scalar(select(models.Chair.id).where(models.Chair.site_id == site_id, models.Chair.name == name))
+            exists = db.scalar(select(models.Chair.id).where(models.Chair.site_id == site_id,
+                                                             models.Chair.name == name))
             if exists is None:
                 db.add(models.Chair(site_id=site_id, name=name, coil=coil, active=True))
                 added.append(f"chair {name}")

@@ -18,13 +18,13 @@ from ..db import models
 from ..domain import lifecycle
 from ..domain.calendar import day_start
 from ..domain.errors import NotFound, RuleViolation, StateConflict
-from ..domain.makeups import Move, append_session
+from ..domain.makeups import Move, append_session, lengthen_session, spacing_of
 from ..domain.placement import place_session
 from ..domain.planning import MAPPING
 from .actor import Actor
 from .catalog import sessions_on_day
 from .course_context import busy_book, load_course
-from .lookups import get_or_404
+from .lookups import get_or_404, referenced
 from .moves import apply_moves
 from .runtime import Runtime
 from .session_changes import SessionChanges
@@ -81,7 +81,7 @@ def retire_chair(rt: Runtime, site_id: str, chair_id: int, from_day: date, reaso
         chair = get_or_404(db, models.Chair, chair_id, "chair")
         if chair.site_id != site_id:
             raise NotFound(f"No chair {chair_id} at site {site_id!r}")
-        zone = ZoneInfo(db.get(models.Site, site_id).timezone)
+        zone = ZoneInfo(referenced(db, models.Site, site_id).timezone)
         if from_day < now.astimezone(zone).date():
             raise RuleViolation(f"{from_day} is in the past", {"from_date": "must not be in the past"})
         chair.out_of_service_from = from_day
@@ -93,7 +93,8 @@ def retire_chair(rt: Runtime, site_id: str, chair_id: int, from_day: date, reaso
 
 
 def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, step_minutes: int) -> list[Move]:
-    """The mapping must stay first: it takes the next session's day, and that session goes to the
+    """The mapping must stay first: it takes the next session's place, lengthened (the patient's
+    later sessions that day moving on to keep the protocol's gap), and that session goes to the
     end of the daily phase like any displaced one."""
     later = [o for o in ctx.sessions if o.status == lifecycle.SCHEDULED and o.starts_at > mapping.starts_at]
     if not later:
@@ -102,18 +103,17 @@ def _mapping_moves(ctx, mapping: models.TreatmentSession, book, now: datetime, s
                                    moving=frozenset({mapping.id}))
         return [Move(mapping.id, extension.placement), *extension.taper_moves]
     following = min(later, key=lambda o: o.starts_at)
-    book.release(following.chair_id, following.starts_at, following.ends_at)
-    placement = place_session(ctx.calendar, book, first_day=ctx.local_day(following.starts_at),
-                              preferred=ctx.course.preferred_time, minutes=mapping.minutes,
-                              chair_order=[following.chair_id, *ctx.chair_ids], step_minutes=step_minutes,
-                              not_before=now, days=1)
-    if placement is None:
+    try:
+        in_its_place, *pushed = lengthen_session(ctx.state(), ctx.calendar, book, following.id, mapping.minutes,
+                                                 now=now, step_minutes=step_minutes)
+    except RuleViolation as exc:
         raise RuleViolation(f"No chair has room for the {mapping.minutes}-minute mapping session on "
-                            f"{ctx.local_day(following.starts_at)}", {"date": "the mapping session cannot move"})
-    book.take(placement.chair_id, placement.starts_at, placement.ends_at)
+                            f"{ctx.local_day(following.starts_at)}: {exc.message}",
+                            {"date": "the mapping session cannot move"}) from None
     extension = append_session(ctx.state(), ctx.calendar, book, kind=following.kind, minutes=following.minutes,
                                now=now, step_minutes=step_minutes, moving=frozenset({mapping.id, following.id}))
-    return [Move(mapping.id, placement), Move(following.id, extension.placement), *extension.taper_moves]
+    return [Move(mapping.id, in_its_place.placement), *pushed, Move(following.id, extension.placement),
+            *extension.taper_moves]
 
 
 def _replan(changes: SessionChanges, affected: list[models.TreatmentSession], step_minutes: int, *,
@@ -136,9 +136,12 @@ def _replan(changes: SessionChanges, affected: list[models.TreatmentSession], st
             day = ctx.local_day(s.starts_at)
             placement = None
             if same_day and ctx.calendar.is_open_on(day):
-                placement = place_session(ctx.calendar, book, first_day=day, preferred=ctx.course.preferred_time,
+                others = [o for o in ctx.state().holding() if o.id != s.id]
+                placement = place_session(ctx.calendar, book, first_day=day,
+                                          preferred=s.starts_at.astimezone(ctx.calendar.zone).time(),
                                           minutes=minutes, chair_order=ctx.chair_ids, step_minutes=step_minutes,
-                                          not_before=now, days=1)
+                                          not_before=now, days=1,
+                                          allowed=spacing_of(ctx.state(), ctx.calendar, others))
             if placement is not None:
                 book.take(placement.chair_id, placement.starts_at, placement.ends_at)
                 course_moves = [Move(s.id, placement)]

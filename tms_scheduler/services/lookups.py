@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,11 +15,25 @@ from ..domain.calendar import HolidayCalendar, HolidayRule, SiteCalendar, day_st
 from ..domain.errors import NotFound
 from ..domain.protocols import Cadence, Phase, Protocol
 
+Row = TypeVar("Row", bound=models.Base)
 
-def get_or_404(db: Session, model, key, what: str, field: str | None = None):
+
+def not_found(what: str, key: Any, field: str | None = None) -> NotFound:
+    return NotFound(f"No {what} with id {key!r}", {field: f"unknown {what}"} if field else None)
+
+
+def get_or_404(db: Session, model: type[Row], key: Any, what: str, field: str | None = None) -> Row:
     row = db.get(model, key)
     if row is None:
-        raise NotFound(f"No {what} with id {key!r}", {field: f"unknown {what}"} if field else None)
+        raise not_found(what, key, field)
+    return row
+
+
+def referenced(db: Session, model: type[Row], key: Any) -> Row:
+    """A row another row's foreign key names: there by the database's own guarantee."""
+    row = db.get(model, key)
+    if row is None:
+        raise LookupError(f"{model.__tablename__} {key!r} is referenced but missing")
     return row
 
 
@@ -48,6 +63,21 @@ def site_calendar(db: Session, site: models.Site, first: date, last: date) -> Si
     )
 
 
+def why_closed(db: Session, site: models.Site, day: date) -> str | None:
+    """Why the site does not treat on `day`: its own closure's reason, a holiday, or a weekday it is
+    not open on; None on an open day."""
+    reason = db.scalar(select(models.Closure.reason).where(models.Closure.site_id == site.id,
+                                                          models.Closure.date == day))
+    if reason is not None:
+        return reason
+    holiday = holiday_calendar(db, site.holiday_calendar).holiday_on(day)
+    if holiday is not None:
+        return holiday
+    if day.isoweekday() not in site.open_days:
+        return f"the site is not open on {day:%A}s"
+    return None
+
+
 def cadence_of(row: models.Protocol) -> Cadence:
     return Cadence(
         phases=tuple(Phase(p["sessions"], p["days_per_week"]) for p in row.phases),
@@ -66,19 +96,17 @@ def protocol_of(row: models.Protocol) -> Protocol:
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def fitting_chairs(db: Session, site_id: str, coil: str) -> dict[int, date | None]:
+def fitting_chairs(db: Session, site_id: str, coil: str, *, lock: bool = True) -> dict[int, date | None]:
     """The site's active chairs with the coil, by id, with the day each goes out of service.
 
     The rows are locked (FOR UPDATE on PostgreSQL) for the rest of the transaction, so two
     changes at one site read and book the same chairs one after the other instead of
-    racing to the exclusion constraint.
+    racing to the exclusion constraint. A read-only search passes `lock=False` and locks nothing.
     """
-    rows = db.execute(
-        select(models.Chair.id, models.Chair.out_of_service_from)
-        .where(models.Chair.site_id == site_id, models.Chair.coil == coil, models.Chair.active.is_(True))
-        .order_by(models.Chair.id).with_for_update()
-    ).all()
-    return {chair_id: retired for chair_id, retired in rows}
+    query = (select(models.Chair.id, models.Chair.out_of_service_from)
+             .where(models.Chair.site_id == site_id, models.Chair.coil == coil, models.Chair.active.is_(True))
+             .order_by(models.Chair.id))
+    return dict(db.execute(query.with_for_update() if lock else query).all())
 
 
 def chair_book(db: Session, chairs: dict[int, date | None], zone: ZoneInfo, first_day: date,
@@ -89,7 +117,7 @@ def chair_book(db: Session, chairs: dict[int, date | None], zone: ZoneInfo, firs
     that day is on its way out and does not count.
     """
     start, end = day_start(first_day, zone), day_start(last_day + timedelta(days=1), zone)
-    rows = [tuple(r) for r in db.execute(
+    rows: list[tuple[int, datetime, datetime]] = [(r[0], r[1], r[2]) for r in db.execute(
         select(models.TreatmentSession.chair_id, models.TreatmentSession.starts_at, models.TreatmentSession.ends_at)
         .where(models.TreatmentSession.chair_id.in_(list(chairs)),
                models.TreatmentSession.status.in_(lifecycle.CHAIR_HOLDING),

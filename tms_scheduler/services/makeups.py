@@ -7,15 +7,14 @@ from ..db import models
 from ..domain import lifecycle
 from ..domain.allocation import ChairBook
 from ..domain.errors import DomainError, StateConflict
-from ..domain.makeups import Move, append_session
-from ..domain.placement import place_session
+from ..domain.makeups import Move, append_session, map_at_visit
 from ..domain.planning import MAKEUP, MAPPING, TAPER
 from . import authorization
 from .actor import Actor
 from .course_context import CourseContext, busy_book, load_course_of_session
-from .moves import apply_moves, relocations
+from .moves import apply_moves
 from .runtime import Runtime
-from .session_changes import NewSession, SessionChanges
+from .session_changes import NewSession, Relocation, SessionChanges
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,8 @@ def _book(changes: SessionChanges, ctx: CourseContext, missed: models.TreatmentS
     moved: list[models.TreatmentSession] = []
     if missed.kind == MAPPING:
         remapped = _map_at_next_visit(changes, ctx, book, step_minutes)
-        if remapped is not None:
-            moved.append(remapped)
+        if remapped:
+            moved += remapped
             minutes = ctx.cadence.session_minutes
     extension = append_session(ctx.state(), ctx.calendar, book, kind=TAPER if missed.kind == TAPER else MAKEUP,
                                minutes=minutes, now=now, step_minutes=step_minutes)
@@ -102,23 +101,28 @@ def _book(changes: SessionChanges, ctx: CourseContext, missed: models.TreatmentS
 
 
 def _map_at_next_visit(changes: SessionChanges, ctx: CourseContext, book: ChairBook,
-                       step_minutes: int) -> models.TreatmentSession | None:
+                       step_minutes: int) -> list[models.TreatmentSession]:
     """A missed mapping is done at the patient's next visit: that session becomes the mapping,
-    lengthened where its chair (or another) has room that day. None when no visit has room."""
+    lengthened, and the patient's later sessions that day move on to keep the protocol's gap
+    (those the day cannot hold go to the end of the phase). Answers the moved sessions, the new
+    mapping first; none when the visit cannot last the mapping's length that day (the make-up
+    then carries it)."""
     now = changes.now
     ahead = [s for s in ctx.sessions if s.status == lifecycle.SCHEDULED and s.starts_at > now]
     if not ahead:
-        return None
+        return []
     visit = min(ahead, key=lambda s: s.starts_at)
-    book.release(visit.chair_id, visit.starts_at, visit.ends_at)
-    placement = place_session(ctx.calendar, book, first_day=ctx.local_day(visit.starts_at),
-                              preferred=visit.starts_at.astimezone(ctx.calendar.zone).time(),
-                              minutes=ctx.cadence.mapping_minutes, chair_order=[visit.chair_id, *ctx.chair_ids],
-                              step_minutes=step_minutes, not_before=now, days=1)
-    if placement is None:
-        book.take(visit.chair_id, visit.starts_at, visit.ends_at)
-        return None
-    book.take(placement.chair_id, placement.starts_at, placement.ends_at)
-    changes.relocate(relocations(ctx, [Move(visit.id, placement)], kind=MAPPING), action="move",
-                     reason="the missed mapping is done at this visit instead")
-    return visit
+    remapping = map_at_visit(ctx.state(), ctx.calendar, book, visit.id, ctx.cadence.mapping_minutes, now=now,
+                             step_minutes=step_minutes)
+    if remapping is None:
+        return []
+    found = [Relocation(ctx.session(m.session_id), m.placement.chair_id, m.placement.starts_at, m.placement.ends_at,
+                        MAPPING if m.session_id == visit.id else None) for m in remapping.moves]
+    changes.relocate(found, action="move", reason="the missed mapping is done at this visit instead")
+    moved = [r.session for r in found]
+    for displaced in remapping.displaced:
+        extension = append_session(ctx.state(), ctx.calendar, book, kind=displaced.kind, minutes=displaced.minutes,
+                                   now=now, step_minutes=step_minutes, moving=frozenset({displaced.id}))
+        moved += apply_moves(changes, ctx, [Move(displaced.id, extension.placement), *extension.taper_moves],
+                             reason="moved to the end of the phase to make room for the mapping")
+    return moved

@@ -8,6 +8,8 @@ from ..db import models
 from ..domain import lifecycle
 from ..domain.errors import RuleViolation, StateConflict
 from ..domain.makeups import Move
+from ..domain.planning import in_opening_hours
+from ..domain.spacing import spacing_problem
 from . import authorization
 from .actor import Actor
 from .course_context import CourseContext, busy_book, load_course_of_session
@@ -46,15 +48,17 @@ def reschedule(rt: Runtime, session_id: int, starts_at: datetime, actor: Actor, 
             raise RuleViolation(f"The site is closed on {day} ({day:%A})", {"starts_at": "the site is closed that day"})
         outside = authorization.dates_refusal(ctx.course, day)
         authorization.require_override(outside, override_reason, "move it")
-        if not ctx.calendar.within_hours(local.time(), s.minutes):
+        if not in_opening_hours(ctx.calendar, day, starts_at, ends_at):
             raise RuleViolation(
                 f"{local:%H:%M} for {s.minutes} minutes falls outside opening hours "
                 f"{ctx.calendar.opens:%H:%M}-{ctx.calendar.closes:%H:%M}", {"starts_at": "outside opening hours"})
-        if ctx.cadence.sessions_per_day == 1 and any(
-                o.id != s.id and o.status in lifecycle.CHAIR_HOLDING and ctx.local_day(o.starts_at) == day
-                for o in ctx.sessions):
-            raise StateConflict(f"The patient already has a session on {day}; one a day",
-                                {"starts_at": "one treatment session per patient per day"})
+        others = [o for o in ctx.sessions if o.id != s.id and o.status in lifecycle.CHAIR_HOLDING]
+        crowded = spacing_problem(others, starts_at, ends_at, min_gap_minutes=ctx.cadence.min_gap_minutes,
+                                  sessions_per_day=ctx.cadence.sessions_per_day, day_of=ctx.calendar.local_date,
+                                  zone=ctx.calendar.zone)
+        if crowded:
+            raise StateConflict(f"Session {s.number} cannot move to {local:%H:%M} on {day}: {crowded}",
+                                {"starts_at": crowded})
         book = busy_book(db, ctx, day, days=1)
         book.release(s.chair_id, s.starts_at, s.ends_at)
         chair_id = next((c for c in [s.chair_id, *ctx.chair_ids] if c in book.chair_ids

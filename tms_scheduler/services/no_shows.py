@@ -11,6 +11,7 @@ from ..domain import lifecycle
 from .actor import SCHEDULER
 from .attendance import record_miss
 from .course_context import load_course
+from .lookups import why_closed
 from .makeups import MissOutcome
 from .runtime import Runtime
 from .session_changes import SessionChanges
@@ -22,6 +23,8 @@ BATCH = 50
 def mark_overdue_no_shows(rt: Runtime, *, grace: timedelta) -> int:
     """Marks each overdue session once, whatever the number of schedulers running.
 
+    A session on a day its site was closed is not the patient's miss: it is cancelled by the
+    clinic (`cancelled_by: closure`) with its make-up, and counts in no attendance figure.
     Each session is claimed in its own transaction: its course row is locked first (the
     same order every other change takes), then the session is re-read; a scheduler that
     waited for the lock finds it no longer scheduled and leaves it.
@@ -57,6 +60,13 @@ def _mark_one(rt: Runtime, session_id: int, course_id: int, now: datetime, grace
         s = ctx.session(session_id)
         if s.status != lifecycle.SCHEDULED or ctx.course.status != lifecycle.COURSE_ACTIVE:
             return None  # another scheduler (or the front desk) got there first
-        return record_miss(SessionChanges(db, SCHEDULER, now), ctx, s, lifecycle.NO_SHOW, by=None,
+        changes = SessionChanges(db, SCHEDULER, now)
+        day = ctx.local_day(s.starts_at)
+        if not ctx.calendar.is_open_on(day):
+            return record_miss(changes, ctx, s, lifecycle.CANCELLED, by=lifecycle.BY_CLOSURE,
+                               reason=f"the site was closed on {day} ({why_closed(db, ctx.site, day)}) and the "
+                                      "session was not moved", override_reason=None,
+                               step_minutes=rt.booking_step_minutes)
+        return record_miss(changes, ctx, s, lifecycle.NO_SHOW, by=None,
                            reason=f"still scheduled {grace} after its end", override_reason=None,
                            step_minutes=rt.booking_step_minutes)

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from ..db import models
 from ..domain import outcomes
 from ..domain.calendar import SiteCalendar
+from ..domain.errors import RuleViolation
 from ..domain.lifecycle import COURSE_ACTIVE, NOT_COUNTED_BY
 from ..domain.progress import AuthorizationFact, Progress, SessionFact, progress, urgency
-from ..domain.errors import RuleViolation
 from .actor import Actor
-from .lookups import get_or_404, site_calendar
+from .lookups import get_or_404, referenced, site_calendar
 from .runtime import Runtime
 
 INSTRUMENTS = ("PHQ-9",)
@@ -28,7 +28,7 @@ def add_assessment(rt: Runtime, course_id: int, actor: Actor, *, instrument: str
         raise RuleViolation(f"Unknown instrument {instrument!r}", {"instrument": "PHQ-9"})
     with rt.transaction() as db:
         course = get_or_404(db, models.Course, course_id, "course")
-        zone = ZoneInfo(db.get(models.Site, course.site_id).timezone)
+        zone = ZoneInfo(referenced(db, models.Site, course.site_id).timezone)
         first = db.scalar(select(models.TreatmentSession.starts_at).where(
             models.TreatmentSession.course_id == course_id).order_by(models.TreatmentSession.starts_at).limit(1))
         first_day = first.astimezone(zone).date() if first else course.start_date
@@ -108,13 +108,14 @@ def course_progress(rt: Runtime, course_id: int) -> CourseProgress:
     now = rt.now()
     with rt.transaction() as db:
         course = get_or_404(db, models.Course, course_id, "course")
-        protocol = db.get(models.Protocol, course.protocol_id)
-        site = db.get(models.Site, course.site_id)
+        protocol = referenced(db, models.Protocol, course.protocol_id)
+        site = referenced(db, models.Site, course.site_id)
         facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id == course_id)),
                        ZoneInfo(site.timezone))
         calendar = _calendar(db, site, facts, now)
         scores = [outcomes.Score(t, s) for t, s in db.execute(
-            select(models.Assessment.taken_on, models.Assessment.score).where(models.Assessment.course_id == course_id))]
+            select(models.Assessment.taken_on, models.Assessment.score)
+            .where(models.Assessment.course_id == course_id))]
     return _course_progress(course, protocol, facts.get(course_id, []), scores, calendar, now)
 
 
@@ -127,21 +128,20 @@ def worklist(rt: Runtime, site_id: str, *, flag: str | None = None,
         zone = ZoneInfo(site.timezone)
         courses = list(db.scalars(select(models.Course).where(models.Course.site_id == site_id,
                                                               models.Course.status == COURSE_ACTIVE)))
+        if not courses:
+            return []
         protocols = {p.id: p for p in db.scalars(select(models.Protocol))}
         ids = [c.id for c in courses]
-        facts: dict[int, list[SessionFact]] = {}
         scores: dict[int, list[outcomes.Score]] = {i: [] for i in ids}
-        calendar = None
-        if ids:
-            facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id.in_(ids))), zone)
-            calendar = _calendar(db, site, facts, now)  # once for the site, over all its courses' days
-            for course_id, taken_on, score in db.execute(
-                    select(models.Assessment.course_id, models.Assessment.taken_on, models.Assessment.score)
-                    .where(models.Assessment.course_id.in_(ids))):
-                scores[course_id].append(outcomes.Score(taken_on, score))
+        facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id.in_(ids))), zone)
+        calendar = _calendar(db, site, facts, now)  # once for the site, over all its courses' days
+        for course_id, taken_on, score in db.execute(
+                select(models.Assessment.course_id, models.Assessment.taken_on, models.Assessment.score)
+                .where(models.Assessment.course_id.in_(ids))):
+            scores[course_id].append(outcomes.Score(taken_on, score))
         names = {pid: f"{first} {last}" for pid, first, last in db.execute(
             select(models.Patient.id, models.Patient.first_name, models.Patient.last_name)
-            .where(models.Patient.id.in_({c.patient_id for c in courses})))} if courses else {}
+            .where(models.Patient.id.in_({c.patient_id for c in courses})))}
     entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], calendar, now),
                        patient_name=names[c.patient_id]) for c in courses]
     if flag:
