@@ -18,15 +18,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+import psycopg
+from _common import (
+    SignedIn,
+    StatementCounter,
     add_patients,
-    SignedIn, StatementCounter, bench_database, libpq_url, make_app, ms, print_header, profile_top, timed,
+    bench_database,
+    libpq_url,
+    make_app,
+    ms,
+    print_header,
+    profile_top,
+    timed,
 )
 
-import psycopg  # noqa: E402
-
-from tms_scheduler.services import booking as booking_service  # noqa: E402
-from tms_scheduler.services.actor import Actor  # noqa: E402
+from tms_scheduler.services import booking as booking_service
+from tms_scheduler.services.actor import Actor
 
 DATABASE = "tms_bench_booking"
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
@@ -93,7 +100,8 @@ def main() -> None:
             total = args.warmup + args.iterations
             patients = iter(add_patients(raw, total + 120))
             base_course = baseline_course(raw, next(patients))
-            desk_actor = Actor(raw.execute("SELECT id FROM users WHERE role = 'front_desk'").fetchone()[0], "front_desk")
+            desk_id = raw.execute("SELECT id FROM users WHERE role = 'front_desk'").fetchone()[0]
+            desk_actor = Actor(desk_id, "front_desk")
             days = weekdays(date(2027, 1, 4), 40)
             plan = iter((days[i % len(days)], TIMES[i % len(TIMES)]) for i in range(10**6))
 

@@ -39,10 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, bench_database, libpq_url, ms, print_header  # noqa: E402
-
-import psycopg  # noqa: E402
-import reads  # noqa: E402  (its fill; importing it runs nothing)
+import psycopg
+import reads
+from _common import ROOT, bench_database, libpq_url, ms, print_header
 
 DATABASE = "tms_bench_delete"
 NOW = reads.NOW
@@ -224,7 +223,8 @@ def main() -> None:
     parser.add_argument("--slow-repeat", type=int, default=8,
                         help="repetitions without the indexes at 1M (each course delete takes seconds there)")
     parser.add_argument("--keep-exclusion", action="store_true",
-                        help="fill with the chair-overlap exclusion constraint kept (slower fill; deletes do not use it)")
+                        help="fill with the chair-overlap exclusion constraint kept "
+                             "(slower fill; deletes do not use it)")
     args = parser.parse_args()
     print_header("deleting a course, a session and a user at 10k and 1M stored sessions, with and without "
                  "the foreign-key indexes of 0003")

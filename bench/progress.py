@@ -35,16 +35,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+import psycopg
+from _common import (
+    SignedIn,
+    StatementCounter,
     add_patients,
-    SignedIn, StatementCounter, bench_database, libpq_url, make_app, ms, print_header, profile_top, timed,
+    bench_database,
+    libpq_url,
+    make_app,
+    ms,
+    print_header,
+    profile_top,
+    timed,
 )
+from sqlalchemy import select
 
-import psycopg  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from tms_scheduler.db import models  # noqa: E402
-from tms_scheduler.services import progress as progress_service  # noqa: E402
+from tms_scheduler.db import models
+from tms_scheduler.services import progress as progress_service
 
 DATABASE = "tms_bench_progress"
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # 09:00 in Fullerton

@@ -29,7 +29,8 @@ POSTGRES_ADMIN_URL = os.environ.get("TMS_TEST_POSTGRES_URL", "postgresql+psycopg
 REQUIRE_POSTGRES = os.environ.get("TMS_REQUIRE_POSTGRES") == "1"
 DEMO_PASSWORDS = {role: (username, password) for username, role, password in DEMO_USERS}
 # Tables emptied between PostgreSQL tests, children first.
-TABLES = ("sessions", "courses", "patients", "closures", "chairs", "protocols", "sites", "sign_in_failures", "auth_tokens", "users",
+TABLES = ("sessions", "courses", "patients", "closures", "chairs", "protocols", "sites", "sign_in_failures",
+          "auth_tokens", "users",
           "holiday_calendars")
 
 
@@ -57,7 +58,7 @@ def _postgres_problem() -> str | None:
             connection.execute(text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means no server to test against
+    except Exception as exc:
         return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__}); set TMS_TEST_POSTGRES_URL"
 
 
@@ -111,8 +112,8 @@ def database_url(request, tmp_path):
 
 def migrate_calendars(url: str) -> None:
     # Truncation empties the rows the first migration inserted; put them back.
-    from tms_scheduler.services.demo import HOLIDAY_CALENDARS
     from tms_scheduler.db.models import HolidayCalendarRow
+    from tms_scheduler.services.demo import HOLIDAY_CALENDARS
 
     engine = make_engine(url)
     with make_session_factory(engine).begin() as db:

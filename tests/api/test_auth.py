@@ -249,6 +249,7 @@ def test_adding_a_user_with_an_unknown_role_is_answered_422(admin, db):
 
 def test_only_an_admin_may_add_users(front_desk, db):
     with writes_nothing(db):
-        answer = front_desk.post("/api/v1/users", json={"username": "nina", "role": "admin", "password": "long-enough-1"})
+        answer = front_desk.post("/api/v1/users",
+                                 json={"username": "nina", "role": "admin", "password": "long-enough-1"})
 
     assert answer.status_code == 403

@@ -16,7 +16,6 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from tests.conftest import DEMO_PASSWORDS, POSTGRES_ADMIN_URL, _postgres_problem, _worker_id
-
 from tms_scheduler.settings import PROJECT_ROOT
 
 FLASK = PROJECT_ROOT / ".venv" / "bin" / "flask"

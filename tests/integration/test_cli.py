@@ -68,7 +68,8 @@ def test_seed_demo_run_twice_adds_nothing_the_second_time_and_lists_the_demo_use
 
 
 def test_a_user_created_on_the_command_line_can_sign_in(upgraded, sqlite_file_url):
-    out = ok(flask_cli("users", "create", "dr-reyes", "--role", "clinician", "--password", "a-long-secret", env=upgraded))
+    out = ok(flask_cli("users", "create", "dr-reyes", "--role", "clinician", "--password", "a-long-secret",
+                       env=upgraded))
     assert "dr-reyes" in out
 
     app = create_app(Settings(database_url=sqlite_file_url, env="test", secret_key="test-secret"))

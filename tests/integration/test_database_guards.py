@@ -112,20 +112,18 @@ def test_an_update_moving_a_session_onto_anothers_time_is_refused(add_session, d
     add_session(at(9), at(9, 45))
     later = add_session(at(11), at(11, 45))
 
-    with pytest.raises(IntegrityError, match="ex_sessions_chair_overlap"):
-        with db.begin() as session:
-            session.execute(update(models.TreatmentSession).where(models.TreatmentSession.id == later)
-                            .values(starts_at=at(9, 30), ends_at=at(10, 15)))
+    with pytest.raises(IntegrityError, match="ex_sessions_chair_overlap"), db.begin() as session:
+        session.execute(update(models.TreatmentSession).where(models.TreatmentSession.id == later)
+                        .values(starts_at=at(9, 30), ends_at=at(10, 15)))
 
 
 def test_reinstating_a_cancelled_session_onto_a_taken_time_is_refused(add_session, db):
     cancelled = add_session(at(9), at(9, 45), status="cancelled")
     add_session(at(9), at(9, 45))
 
-    with pytest.raises(IntegrityError, match="ex_sessions_chair_overlap"):
-        with db.begin() as session:
-            session.execute(update(models.TreatmentSession).where(models.TreatmentSession.id == cancelled)
-                            .values(status="scheduled"))
+    with pytest.raises(IntegrityError, match="ex_sessions_chair_overlap"), db.begin() as session:
+        session.execute(update(models.TreatmentSession).where(models.TreatmentSession.id == cancelled)
+                        .values(status="scheduled"))
 
 
 def test_a_session_stored_with_a_minus_eight_hours_instant_reads_back_aware_and_equal_in_utc(add_session, db):

@@ -6,6 +6,7 @@ here: the tests refuse to run serve when it would reinstall (they skip, saying w
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -112,10 +113,8 @@ class Serve:
     def close(self) -> None:
         """Whatever a failed test left running: killed, so it never outlives the test."""
         for pid in session_processes(self.process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self.process.poll() is None:
             self.process.wait(timeout=10)
         self._log.close()

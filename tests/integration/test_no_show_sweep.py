@@ -84,11 +84,11 @@ def test_the_sweep_marks_overdue_sessions_no_show_with_one_make_up_each(db, thre
     marked = sweep(db, now=local(2027, 3, 2, 12, 0), grace=timedelta(minutes=30))
 
     assert marked == 2
-    assert statuses(db, overdue) == {i: "no_show" for i in overdue}
+    assert statuses(db, overdue) == dict.fromkeys(overdue, "no_show")
     assert {i: no_show_events(db).get(i) for i in overdue} == {i: [None] for i in overdue}, \
         "one no_show event each, by the scheduler (no user)"
     made_up = makeups_for(db)
-    assert {i: made_up.get(i) for i in overdue} == {i: 1 for i in overdue}
+    assert {i: made_up.get(i) for i in overdue} == dict.fromkeys(overdue, 1)
     with db() as session:
         makeups = session.scalars(select(models.TreatmentSession)
                                   .where(models.TreatmentSession.makeup_for_id.in_(overdue))).all()
@@ -233,7 +233,7 @@ def output_of(processes) -> str:
 def test_two_scheduler_processes_mark_each_overdue_session_exactly_once(overdue_database, two_schedulers):
     db, overdue = overdue_database["db"], overdue_database["overdue"]
     time.sleep(STARTUP_SECONDS)  # both processes up and polling, finding nothing yet
-    assert statuses(db, overdue) == {i: "scheduled" for i in overdue}
+    assert statuses(db, overdue) == dict.fromkeys(overdue, "scheduled")
     overdue_database["release"]()
     deadline = time.monotonic() + SWEEP_DEADLINE_SECONDS
     while set(statuses(db, overdue).values()) != {"no_show"}:
@@ -257,16 +257,17 @@ def test_two_scheduler_processes_mark_each_overdue_session_exactly_once(overdue_
     made_up = makeups_for(db)
     no_shows = {i for i, s in statuses(db, events.keys() | overdue).items() if s == "no_show"}
     assert overdue <= no_shows
-    assert {i: len(events.get(i, [])) for i in no_shows} == {i: 1 for i in no_shows}, \
+    assert {i: len(events.get(i, [])) for i in no_shows} == dict.fromkeys(no_shows, 1), \
         "exactly one no_show event per session"
     assert all(events[i] == [None] for i in no_shows), "marked by the scheduler"
-    assert {i: made_up.get(i, 0) for i in no_shows} == {i: 1 for i in no_shows}, "exactly one make-up per miss"
+    assert {i: made_up.get(i, 0) for i in no_shows} == dict.fromkeys(no_shows, 1), "exactly one make-up per miss"
     left_alone = overdue_database["left_alone"]
-    assert statuses(db, left_alone) == {i: "scheduled" for i in left_alone}
+    assert statuses(db, left_alone) == dict.fromkeys(left_alone, "scheduled")
     with db() as session:
         holding = session.execute(
             select(models.TreatmentSession.course_id, func.count())
             .where(models.TreatmentSession.status.in_(("scheduled", "checked_in", "completed")))
             .group_by(models.TreatmentSession.course_id)).all()
-    assert {course_id: count for course_id, count in holding if course_id in overdue_database["running"]} == {
-        course_id: 36 for course_id in overdue_database["running"]}, "each running course still holds its 36 sessions"
+    running = overdue_database["running"]
+    still_held = {course_id: count for course_id, count in holding if course_id in running}
+    assert still_held == dict.fromkeys(running, 36), "each running course still holds its 36 sessions"

@@ -45,7 +45,8 @@ def test_an_update_statement_on_sessions_outside_the_seam_is_refused(db, course)
 
 def test_deleting_a_session_outside_the_seam_is_refused(db, course):
     with db() as session, pytest.raises(WriteOutsideSeam):
-        session.execute(delete(models.TreatmentSession).where(models.TreatmentSession.id == course["sessions"][-1]["id"]))
+        last = course["sessions"][-1]["id"]
+        session.execute(delete(models.TreatmentSession).where(models.TreatmentSession.id == last))
 
 
 def test_a_history_row_written_outside_the_seam_is_refused(db, course):
@@ -93,5 +94,7 @@ def test_no_module_but_the_seam_builds_or_writes_session_rows():
 
 
 def test_the_code_reading_check_finds_a_session_built_outside_the_seam():
-    sample = "def f(db):\n    db.add(models.TreatmentSession(course_id=1))\n    db.execute(update(models.TreatmentSession))\n"
+    sample = ("def f(db):\n"
+              "    db.add(models.TreatmentSession(course_id=1))\n"
+              "    db.execute(update(models.TreatmentSession))\n")
     assert len(_writes_to_guarded_tables(ast.parse(sample))) == 2

@@ -12,8 +12,20 @@ from tms_scheduler.domain.planning import MAPPING, TREATMENT, at_time, fits_open
 from tms_scheduler.domain.protocols import Cadence, Phase
 from tms_scheduler.domain.spacing import earliest_start, plan_problem, spacing_problem
 
-from .clinic import (FALL_BACK, MON_TO_SAT, SPRING_FORWARD, around_the_clock, by_day, cadence, la, local, plan,
-                     real_gaps, site, weekdays_from)
+from .clinic import (
+    FALL_BACK,
+    MON_TO_SAT,
+    SPRING_FORWARD,
+    around_the_clock,
+    by_day,
+    cadence,
+    la,
+    local,
+    plan,
+    real_gaps,
+    site,
+    weekdays_from,
+)
 
 MON = date(2027, 3, 1)
 WED = date(2027, 3, 3)

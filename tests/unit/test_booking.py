@@ -10,8 +10,18 @@ from tms_scheduler.domain.booking import check_start, plan_course
 from tms_scheduler.domain.errors import BookingConflict, RuleViolation, StateConflict
 from tms_scheduler.domain.planning import lay_out
 
-from .clinic import (DEMO_PROTOCOLS, MON_TO_SAT, around_the_clock, by_day, cadence, la, local, real_gaps, site,
-                     weekdays_from)
+from .clinic import (
+    DEMO_PROTOCOLS,
+    MON_TO_SAT,
+    around_the_clock,
+    by_day,
+    cadence,
+    la,
+    local,
+    real_gaps,
+    site,
+    weekdays_from,
+)
 
 MON = date(2027, 3, 1)
 DAY_3 = date(2027, 3, 3)

@@ -11,8 +11,14 @@ import pytest
 from tms_scheduler.domain.allocation import ChairBook
 from tms_scheduler.domain.errors import RuleViolation
 from tms_scheduler.domain.lifecycle import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
-from tms_scheduler.domain.makeups import (CourseSession, CourseState, Extension, append_session, lay_out_again,
-                                          lengthen_session)
+from tms_scheduler.domain.makeups import (
+    CourseSession,
+    CourseState,
+    Extension,
+    append_session,
+    lay_out_again,
+    lengthen_session,
+)
 from tms_scheduler.domain.planning import MAKEUP, TAPER, at_time, lay_out
 
 from .clinic import SPRING_FORWARD, around_the_clock, cadence, la, local, monday, real_gaps, site, weekdays_from

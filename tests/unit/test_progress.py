@@ -445,7 +445,8 @@ def test_authorization_used_and_left_count_completed_sessions():
 
 
 def test_authorization_left_is_none_without_an_authorized_count():
-    assert progress_of(course(given_through=10), auth=AuthorizationFact(None, date(2027, 6, 1))).authorization_left is None
+    dates_only = AuthorizationFact(None, date(2027, 6, 1))
+    assert progress_of(course(given_through=10), auth=dates_only).authorization_left is None
 
 
 def test_a_course_on_track_has_no_flags():
