@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -27,9 +28,19 @@ DAILY_PHASE_WEEKS = 6
 AUTHORIZATION_SESSIONS_WARNING = 5
 AUTHORIZATION_DAYS_WARNING = 10
 
-# Most urgent first: the worklist sorts by the first flag's rank.
-FLAG_ORDER = ("consecutive_misses", "gap_over_7_days", "authorization_expiring", "low_week",
-              "daily_phase_over_6_weeks", "mt_recheck_due")
+
+class FlagCode(StrEnum):
+    """What a clinician is warned of about a course; listed most urgent first (the worklist's order)."""
+
+    CONSECUTIVE_MISSES = "consecutive_misses"
+    GAP_OVER_7_DAYS = "gap_over_7_days"
+    AUTHORIZATION_EXPIRING = "authorization_expiring"
+    LOW_WEEK = "low_week"
+    DAILY_PHASE_OVER_6_WEEKS = "daily_phase_over_6_weeks"
+    MT_RECHECK_DUE = "mt_recheck_due"
+
+
+FLAG_ORDER: tuple[str, ...] = tuple(FlagCode)
 
 
 class SessionFact(NamedTuple):
@@ -111,7 +122,7 @@ def consecutive_misses(sessions: list[SessionFact]) -> Flag | None:
     if not runs:
         return None
     longest = max(runs, key=len)  # max keeps the first of equals
-    return Flag("consecutive_misses", f"{len(longest)} sessions missed in a row from {longest[0].day}")
+    return Flag(FlagCode.CONSECUTIVE_MISSES, f"{len(longest)} sessions missed in a row from {longest[0].day}")
 
 
 def low_week(sessions: list[SessionFact], today: date) -> Flag | None:
@@ -122,7 +133,8 @@ def low_week(sessions: list[SessionFact], today: date) -> Flag | None:
         return None
     given = sum(s.status == COMPLETED for s in week)
     if given < LOW_WEEK_BELOW:
-        return Flag("low_week", f"only {given} session{'s' if given != 1 else ''} given in the week of {week_start}")
+        sessions = "session" if given == 1 else "sessions"
+        return Flag(FlagCode.LOW_WEEK, f"only {given} {sessions} given in the week of {week_start}")
     return None
 
 
@@ -136,7 +148,7 @@ def gap_over_7_days(sessions: list[SessionFact], today: date, owes_more: bool = 
     days = given + ahead[:1] if ahead else given + ([today] if owes_more else [])
     for earlier, later in zip(days, days[1:]):
         if (later - earlier).days > MAX_GAP_DAYS:
-            return Flag("gap_over_7_days", f"{(later - earlier).days} days between treatments after {earlier}")
+            return Flag(FlagCode.GAP_OVER_7_DAYS, f"{(later - earlier).days} days between treatments after {earlier}")
     return None
 
 
@@ -164,7 +176,7 @@ def daily_phase_over_6_weeks(sessions: list[SessionFact], calendar: SiteCalendar
     last = max(daily)
     used, allowed = open_days(calendar, first, last), DAILY_PHASE_WEEKS * len(calendar.open_days)
     if used > allowed:
-        return Flag("daily_phase_over_6_weeks",
+        return Flag(FlagCode.DAILY_PHASE_OVER_6_WEEKS,
                     f"the daily phase runs from {first} to {last}, {used} open days: past 6 weeks ({allowed})")
     return None
 
@@ -177,7 +189,7 @@ def authorization_expiring(auth: AuthorizationFact | None, used: int, today: dat
         reasons.append(f"{max(auth.sessions - used, 0)} authorized sessions left")
     if auth.valid_to is not None and (auth.valid_to - today).days <= AUTHORIZATION_DAYS_WARNING:
         reasons.append(f"authorization ends {auth.valid_to}")
-    return Flag("authorization_expiring", "; ".join(reasons)) if reasons else None
+    return Flag(FlagCode.AUTHORIZATION_EXPIRING, "; ".join(reasons)) if reasons else None
 
 
 def mt_recheck_due(sessions: list[SessionFact], today: date) -> Flag | None:
@@ -186,7 +198,7 @@ def mt_recheck_due(sessions: list[SessionFact], today: date) -> Flag | None:
     this_week = [s for s in sessions if week_start <= s.day < week_start + timedelta(days=7) and s.status not in MISSED]
     first = min(this_week, key=_TIME_ORDER, default=None)
     if first is not None and first.status != COMPLETED and first.number != 1:
-        return Flag("mt_recheck_due", f"motor threshold re-check due at the session on {first.day}")
+        return Flag(FlagCode.MT_RECHECK_DUE, f"motor threshold re-check due at the session on {first.day}")
     return None
 
 

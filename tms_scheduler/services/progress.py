@@ -13,7 +13,7 @@ from ..domain import outcomes
 from ..domain.calendar import SiteCalendar
 from ..domain.errors import RuleViolation
 from ..domain.lifecycle import COURSE_ACTIVE, NOT_COUNTED_BY
-from ..domain.progress import AuthorizationFact, Progress, SessionFact, progress, urgency
+from ..domain.progress import AuthorizationFact, FlagCode, Progress, SessionFact, progress, urgency
 from .actor import Actor
 from .lookups import get_or_404, referenced, site_calendar
 from .runtime import Runtime
@@ -99,7 +99,7 @@ def _course_progress(course: models.Course, protocol: models.Protocol, facts: li
             "payer": course.payer, "number": course.authorization_number, "sessions": course.authorized_sessions,
             "used": result.authorization_used, "left": result.authorization_left,
             "valid_from": course.authorization_valid_from, "valid_to": course.authorization_valid_to,
-            "warnings": [f.message for f in result.flags if f.code == "authorization_expiring"],
+            "warnings": [f.message for f in result.flags if f.code == FlagCode.AUTHORIZATION_EXPIRING],
         }
     return CourseProgress(course, result, outcomes.outcome(scores), authorization)
 
