@@ -133,8 +133,8 @@ def low_week(sessions: list[SessionFact], today: date) -> Flag | None:
         return None
     given = sum(s.status == COMPLETED for s in week)
     if given < LOW_WEEK_BELOW:
-        sessions = "session" if given == 1 else "sessions"
-        return Flag(FlagCode.LOW_WEEK, f"only {given} {sessions} given in the week of {week_start}")
+        noun = "session" if given == 1 else "sessions"
+        return Flag(FlagCode.LOW_WEEK, f"only {given} {noun} given in the week of {week_start}")
     return None
 
 
