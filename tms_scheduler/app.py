@@ -11,13 +11,14 @@ from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from .api import auth, availability, courses, errors, patients, protocols, sessions, sites
+from .api import auth, availability, courses, errors, patients, protocols, reminders, sessions, sites, webhooks
 from .api.context import authenticate_api_request
 from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
-BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp)
+BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp,
+              reminders.blp, webhooks.blp)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:

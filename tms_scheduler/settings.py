@@ -36,6 +36,11 @@ class Settings:
     sms_backend: str = "log"
     public_base_url: str = "http://127.0.0.1:5000"
     scheduler_poll_seconds: int = 30
+    # A reminder claimed by a dispatcher that died is taken by another after this long.
+    reminder_lease_seconds: int = 300
+    # Tries of a reminder before it is `failed`; the waits between them double from the first.
+    reminder_max_attempts: int = 5
+    reminder_retry_seconds: int = 30
     token_ttl_minutes: int = 12 * 60
     # A session still `scheduled` this long after its end is marked a no-show.
     no_show_grace_minutes: int = 120
@@ -75,7 +80,10 @@ class Settings:
             values["secret_key"] = env["SECRET_KEY"]
         for name, key in (("scheduler_poll_seconds", "SCHEDULER_POLL_SECONDS"),
                           ("token_ttl_minutes", "TOKEN_TTL_MINUTES"),
-                          ("no_show_grace_minutes", "NO_SHOW_GRACE_MINUTES")):
+                          ("no_show_grace_minutes", "NO_SHOW_GRACE_MINUTES"),
+                          ("reminder_lease_seconds", "REMINDER_LEASE_SECONDS"),
+                          ("reminder_max_attempts", "REMINDER_MAX_ATTEMPTS"),
+                          ("reminder_retry_seconds", "REMINDER_RETRY_SECONDS")):
             if env.get(key):
                 try:
                     values[name] = int(env[key])

@@ -7,7 +7,8 @@ from tms_scheduler.domain.roles import ROLES
 
 # Answered to anyone signed in (sign-out) or to anyone at all (sign-in); every other endpoint names its roles.
 UNRESTRICTED = {("POST", "/api/v1/auth/tokens"), ("DELETE", "/api/v1/auth/tokens/current")}
-PATH_VALUES = {"site_id": "fullerton", "chair_id": "1", "course_id": "1", "session_id": "1", "patient_id": "1"}
+PATH_VALUES = {"site_id": "fullerton", "chair_id": "1", "course_id": "1", "session_id": "1", "patient_id": "1",
+               "reminder_id": "1", "callback_id": "1"}
 HIDDEN_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -15,6 +15,7 @@ def session_out(s: models.TreatmentSession) -> dict:
         "site_id": s.site_id, "chair_id": s.chair_id,
         "starts_at": s.starts_at.astimezone(zone), "ends_at": s.ends_at.astimezone(zone),
         "cancelled_by": s.cancelled_by, "makeup_for_id": s.makeup_for_id,
+        "confirmed_at": s.confirmed_at and s.confirmed_at.astimezone(zone),
     }
 
 

@@ -1,8 +1,9 @@
 """What the API reads and answers. Unknown fields are refused (marshmallow's default)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
+from ..domain import reminders
 from ..domain.booking import MAX_SEARCH_WEEKS, MAX_STARTS_WANTED, SEARCH_WEEKS, STARTS_WANTED
 from ..domain.lifecycle import CANCELLED_BY, CANCELLERS, COURSE_STATUSES, SESSION_STATUSES
 from ..domain.planning import SESSION_KINDS
@@ -134,6 +135,7 @@ class Session(Schema):
                                  metadata={"description": "who cancelled it: the patient, the clinic, a closure "
                                                           "nobody moved, a pause, or the course's cancellation"})
     makeup_for_id = fields.Integer(allow_none=True, metadata={"description": "the session this one replaces"})
+    confirmed_at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the patient replied C"})
 
 
 class SessionMove(Schema):
@@ -211,6 +213,8 @@ class PatientCreate(PatientFields):
 class Patient(PatientFields):
     id = fields.Integer()
     sms_consent_at = fields.AwareDateTime(allow_none=True)
+    phone_invalid_at = fields.AwareDateTime(allow_none=True,
+                                            metadata={"description": "when Twilio called the number invalid"})
 
 
 class DuplicatePatientError(ApiError):
@@ -287,6 +291,7 @@ class BoardSession(Schema):
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
     status = fields.String()
+    confirmed_at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the patient replied C"})
     kind = fields.String()
     course_id = fields.Integer()
     patient = fields.Nested(BoardPatient)
@@ -495,3 +500,87 @@ class ChairDisruption(Schema):
     chair = fields.Nested(Chair)
     affected_sessions = fields.List(fields.Nested(Session))
     moves = fields.List(fields.Nested(SessionMove))
+
+
+# --- text reminders
+
+class ReminderRule(Schema):
+    applies_to = fields.String(required=True, validate=validate.OneOf(reminders.APPLIES_TO),
+                               metadata={"description": "first, every (the first included), makeup, moved or taper"})
+    minutes_before = fields.Integer(required=True, strict=True, validate=validate.Range(1, 14 * 24 * 60))
+
+
+class WeeklyDigest(Schema):
+    weekday = fields.Integer(required=True, strict=True, validate=validate.Range(1, 7),
+                             metadata={"description": "ISO weekday, 1 = Monday; tells of the week after it"})
+    time = LocalTime(required=True)
+
+
+class ReminderPolicy(Schema):
+    rules = fields.List(fields.Nested(ReminderRule), required=True, validate=validate.Length(0, 20))
+    weekly_digest = fields.Nested(WeeklyDigest, required=True, allow_none=True)
+    quiet_start = LocalTime(required=True, metadata={"description": "HH:MM, the site's local time"})
+    quiet_end = LocalTime(required=True)
+
+
+class Reminder(Schema):
+    id = fields.Integer()
+    session_id = fields.Integer(allow_none=True, metadata={"description": "null for a weekly digest"})
+    course_id = fields.Integer(allow_none=True)
+    kind = fields.String(validate=validate.OneOf(reminders.KINDS))
+    minutes_before = fields.Integer(allow_none=True)
+    due_at = fields.AwareDateTime(metadata={"description": "when the policy wants it sent"})
+    send_at = fields.AwareDateTime(metadata={"description": "when it goes: after quiet hours, or its next try"})
+    status = fields.String(validate=validate.OneOf(reminders.STATUSES))
+    attempts = fields.Integer()
+    twilio_sid = fields.String(allow_none=True)
+    error_code = fields.Integer(allow_none=True, metadata={"description": "Twilio's error code"})
+    sent_at = fields.AwareDateTime(allow_none=True)
+
+
+class MessageOut(Schema):
+    at = fields.AwareDateTime()
+    direction = fields.String(validate=validate.OneOf(("out", "in")))
+    body = fields.String()
+    status = fields.String()
+    twilio_sid = fields.String(allow_none=True)
+    error_code = fields.Integer(allow_none=True)
+    reply = fields.String(allow_none=True, metadata={"description": "what the service answered an inbound text"})
+
+
+class MessageQuery(Paging):
+    pass
+
+
+class CallbackQuery(Schema):
+    include_done = fields.Boolean(load_default=False)
+
+
+class CallbackEntry(Schema):
+    id = fields.Integer()
+    reason = fields.String(validate=validate.OneOf(reminders.CALLBACK_REASONS),
+                           metadata={"description": "call_back (an R reply), unhandled_text, invalid_phone"})
+    patient = fields.Nested(BoardPatient, allow_none=True, metadata={"description": "null: a number no one has"})
+    phone = fields.String(allow_none=True)
+    text = fields.String(allow_none=True, metadata={"description": "the patient's text, where one caused it"})
+    created_at = fields.AwareDateTime()
+    done_at = fields.AwareDateTime(allow_none=True)
+
+
+class TwilioForm(Schema):
+    """Twilio posts many more fields than the service reads; the rest are left aside."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class TwilioStatus(TwilioForm):
+    MessageSid = fields.String(required=True, validate=validate.Length(1, 64))
+    MessageStatus = fields.String(required=True, validate=validate.Length(1, 30))
+    ErrorCode = fields.Integer(allow_none=True)
+
+
+class TwilioInbound(TwilioForm):
+    MessageSid = fields.String(required=True, validate=validate.Length(1, 64))
+    From = fields.String(required=True, validate=validate.Length(1, 40))
+    Body = fields.String(load_default="", validate=validate.Length(0, 1600))

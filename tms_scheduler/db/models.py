@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -112,6 +113,8 @@ class Patient(Base):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When Twilio called the number invalid (error 21211); cleared when the phone changes.
+    phone_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
@@ -180,6 +183,8 @@ class TreatmentSession(Base):
     # Who cancelled it: one of domain.lifecycle.CANCELLED_BY.
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
+    # When the patient confirmed it by text (C or CONFIRM).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(back_populates="sessions")
 
@@ -309,3 +314,103 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+
+
+class ReminderPolicy(Base):
+    """A site's text reminder policy; a site without one follows the default (DOMAIN.md)."""
+
+    __tablename__ = "reminder_policies"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"applies_to": "first", "minutes_before": 2880}]
+    digest_weekday: Mapped[int | None] = mapped_column(Integer)  # ISO weekday of the weekly digest, or none
+    digest_time: Mapped[time | None] = mapped_column(Time)
+    quiet_start: Mapped[time] = mapped_column(Time)
+    quiet_end: Mapped[time] = mapped_column(Time)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class Reminder(Base):
+    """A text the policy owes a patient (the outbox): planned with the change that causes it, sent once."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))  # none for a weekly digest
+    kind: Mapped[str] = mapped_column(String(20))  # domain.reminders.KINDS
+    minutes_before: Mapped[int | None] = mapped_column(Integer)
+    digest_week: Mapped[date | None] = mapped_column(Date)  # the Monday of the week a digest tells of
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the policy wants it sent
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it may go: due_at outside quiet hours
+    status: Mapped[str] = mapped_column(String(20))  # domain.reminders.STATUSES
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(80))
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        # The dispatcher's claim: pending reminders by the moment they may go.
+        Index("ix_reminders_pending_send_at", "send_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_reminders_session_id", "session_id"),
+        Index("ix_reminders_course_id", "course_id"),
+        Index("ix_reminders_patient_id", "patient_id"),
+        Index("ix_reminders_site_id", "site_id"),
+        Index("ix_reminders_twilio_sid", "twilio_sid"),
+        # One weekly digest per patient and week, whatever the number of schedulers.
+        Index("uq_reminders_digest", "patient_id", "digest_week", unique=True,
+              sqlite_where=text("kind = 'digest'"), postgresql_where=text("kind = 'digest'")),
+    )
+
+
+class Message(Base):
+    """A text to or from a patient, as the front desk sees it; every send attempt of a reminder is one."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))  # none: a number we do not know
+    direction: Mapped[str] = mapped_column(String(3))  # "out" or "in"
+    phone: Mapped[str] = mapped_column(String(20))  # the patient's side, E.164
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    reply: Mapped[str | None] = mapped_column(Text)  # what the service answered an inbound text
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_messages_patient_at", "patient_id", "at"),
+        Index("ix_messages_reminder_id", "reminder_id"),
+    )
+
+
+class Callback(Base):
+    """Something for the front desk to call a patient about: an R reply, a text the service could not
+    act on, a number Twilio called invalid."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))  # none: not known whose site
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    reason: Mapped[str] = mapped_column(String(30))  # domain.reminders.CALLBACK_REASONS
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        Index("ix_callbacks_site_open", "site_id", "done_at"),
+        Index("ix_callbacks_patient_id", "patient_id"),
+        Index("ix_callbacks_message_id", "message_id"),
+        Index("ix_callbacks_done_by", "done_by"),
+    )

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -10,25 +12,34 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ..bootstrap import bootstrap
 from ..settings import Settings
-from .jobs import JOBS, run_job
+from .jobs import JOBS, Context, run_job
 
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(settings: Settings) -> BlockingScheduler:
+def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Context]:
     # Jobs live in memory: APScheduler 3 cannot share a job store between processes,
     # and it need not: each job claims its own work in the database.
-    runtime = bootstrap(settings).runtime
+    ctx = Context(bootstrap(settings).runtime, settings, worker=f"{socket.gethostname()}:{os.getpid()}")
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job in JOBS:
-        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, runtime, settings),
+        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, ctx),
                           id=job.id, name=job.what, next_run_time=datetime.now(UTC))
-    return scheduler
+    return scheduler, ctx
 
 
 def run(settings: Settings) -> None:
-    scheduler = build_scheduler(settings)
+    scheduler, ctx = build_scheduler(settings)
+
+    def stop(signum: int, _frame: object) -> None:
+        # Jobs finish the batch in hand and take no more; shutdown waits for them, then the process ends.
+        log.info("scheduler stopping (signal %d): finishing the work in hand", signum)
+        ctx.stopping.set()
+        scheduler.shutdown(wait=False)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
-    log.info("scheduler started with jobs: %s", ", ".join(job.id for job in JOBS))
+        signal.signal(signum, stop)
+    log.info("scheduler %s started with jobs: %s (texts: %s)", ctx.worker, ", ".join(job.id for job in JOBS),
+             ctx.runtime.texting.sender.name)
     scheduler.start()
+    log.info("scheduler %s stopped", ctx.worker)

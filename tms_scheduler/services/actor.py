@@ -20,7 +20,9 @@ class Actor:
             raise ValueError("only the scheduler and the operator act without a user")
 
 
-# The background scheduler, and an operator at the server's command line (flask commands).
-_WITHOUT_USER = ("scheduler", "operator")
+# The background scheduler, an operator at the server's command line (flask commands), and a
+# patient acting by text (a reply that confirms a session, opts out...).
+_WITHOUT_USER = ("scheduler", "operator", "patient")
 SCHEDULER = Actor(None, "scheduler")
 OPERATOR = Actor(None, "operator")
+PATIENT_BY_TEXT = Actor(None, "patient")

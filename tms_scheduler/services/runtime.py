@@ -1,15 +1,30 @@
-"""What every use case runs with: the database, the clock, the booking step. Built by bootstrap."""
+"""What every use case runs with: the database, the clock, the booking step, the texts. Built by bootstrap."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db.engine import transaction
+from ..sms.log_sender import LogSender
+from ..sms.sender import Sender
+
+
+@dataclass(frozen=True)
+class Texting:
+    """How reminders are sent: the sender, where Twilio reports delivery, and the dispatcher's pace."""
+
+    sender: Sender = field(default_factory=LogSender)
+    status_callback_url: str | None = None
+    # A claimed reminder is another dispatcher's to take once its lease runs out (a crashed one's).
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 5
+    retry_base: timedelta = timedelta(seconds=30)
+    batch: int = 50
 
 
 @dataclass(frozen=True)
@@ -20,6 +35,7 @@ class Runtime:
     booking_step_minutes: int = 15
     # The clinic's zone, for the local date of rules that belong to no site.
     clinic_zone: ZoneInfo = ZoneInfo("America/Los_Angeles")
+    texting: Texting = field(default_factory=Texting)
 
     def now(self) -> datetime:
         return self.clock()

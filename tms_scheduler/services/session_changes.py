@@ -1,10 +1,10 @@
 """The one path by which a session is created, changes status, moves or is released.
 
 Every change of a session goes through `SessionChanges`, inside the caller's transaction:
-it applies the change, writes the session's history (`session_events`), and is the one
-place that whatever must follow every change of a session (reminders, the audit trail)
-hangs on. The database refuses writes to sessions and their history made anywhere else
-(db.write_guard).
+it applies the change, writes the session's history (`session_events`), plans, voids or
+re-times its text reminders (reminder_planning), and is the one place that whatever else
+must follow every change of a session (the audit trail) hangs on. The database refuses
+writes to sessions and their history made anywhere else (db.write_guard).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..db.write_guard import guarded_writes
 from ..domain import lifecycle
 from ..domain.errors import StateConflict
 from .actor import Actor
+from .reminder_planning import ReminderPlanner
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SessionChanges:
         self.db = db
         self.actor = actor
         self.now = now
+        self.reminders = ReminderPlanner(db, now)
 
     def create(self, course: models.Course, new: Sequence[NewSession], *, action: str) -> list[models.TreatmentSession]:
         """New sessions of the course (a booking, a make-up, a resumed course), in one statement."""
@@ -86,6 +88,7 @@ class SessionChanges:
             self._record_many([
                 self._event(s, action, from_status=None, reason=n.reason) for s, n in zip(sessions, new, strict=True)
             ])
+        self.reminders.plan(sessions, moved=False)
         return sessions
 
     def set_status(self, session: models.TreatmentSession, target: str, *, action: str, reason: str | None = None,
@@ -100,6 +103,15 @@ class SessionChanges:
             session.updated_at = self.now
             self.db.add(self._event(session, action, from_status=before, reason=reason))
             self._flush()
+        # Checked in, treated, missed or cancelled: what was still to be sent for it is not.
+        self.reminders.void([session.id])
+
+    def confirm(self, session: models.TreatmentSession, *, reason: str) -> None:
+        """The patient confirmed the session (a C reply)."""
+        with guarded_writes(self.db):
+            session.confirmed_at = session.updated_at = self.now
+            self.db.add(self._event(session, "confirm", from_status=session.status, reason=reason))
+            self._flush()
 
     def release(self, sessions: Sequence[models.TreatmentSession], *, by: str, reason: str) -> None:
         """Cancels sessions for the clinic's reasons (`by`: pause, course_cancel, closure), not as a miss."""
@@ -110,6 +122,7 @@ class SessionChanges:
                 session.status, session.cancelled_by, session.updated_at = lifecycle.CANCELLED, by, self.now
                 self.db.add(self._event(session, by, from_status=before, reason=reason))
             self._flush()
+        self.reminders.void([s.id for s in sessions])
 
     def relocate(self, relocations: Sequence[Relocation], *, action: str, reason: str | None) -> None:
         """Moves sessions (same ids) to their new chairs and times, all at once.
@@ -130,11 +143,17 @@ class SessionChanges:
                 status, from_starts_at, from_chair_id = before[s.id]
                 s.starts_at, s.ends_at, s.chair_id, s.status, s.updated_at = (r.starts_at, r.ends_at, r.chair_id,
                                                                               status, self.now)
+                if r.starts_at != from_starts_at:
+                    s.confirmed_at = None  # a confirmation was of the old time
                 if r.kind is not None:
                     s.kind = r.kind
                 self.db.add(self._event(s, action, from_status=status, reason=reason, from_starts_at=from_starts_at,
                                         from_chair_id=from_chair_id))
             self._flush()
+        # The patient is told the new time; what was planned for the old one is never sent.
+        retimed = [r.session for r in relocations if r.starts_at != before[r.session.id][1]]
+        self.reminders.void([s.id for s in retimed])
+        self.reminders.plan(retimed, moved=True)
 
     def _event(self, s: models.TreatmentSession, action: str, *, from_status: str | None, reason: str | None,
                from_starts_at: datetime | None = None, from_chair_id: int | None = None) -> models.SessionEvent:

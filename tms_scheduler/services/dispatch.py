@@ -1,0 +1,242 @@
+"""Sending due reminders, each exactly once, with any number of scheduler processes.
+
+A dispatcher claims a batch of due reminders with a lease (FOR UPDATE SKIP LOCKED on
+PostgreSQL; on SQLite, whose writers take turns, the claim is one write transaction), sends
+each through the sender, and records the outcome in a transaction of its own right after the
+send. A dispatcher that dies leaves its claimed reminders to be taken again once the lease
+runs out: only the texts in flight at that moment can go twice. A reminder voided (its session
+cancelled or moved) after it was claimed and before it is sent is the one other way: the send
+and the void race for a few milliseconds, and the history shows both.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+
+from ..db import models
+from ..domain import lifecycle, reminders, texts
+from ..domain.calendar import day_start
+from ..sms.log_sender import masked
+from ..sms.sender import INVALID_NUMBER, UNSUBSCRIBED, Outgoing, SendFailed
+from .reminder_planning import policy_from
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchReport:
+    """What one run of the dispatcher did, by outcome."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    @property
+    def handled(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed reminder with what sending it needs, read in the claim's query."""
+
+    id: int
+    kind: str
+    attempts: int
+    session_id: int | None
+    digest_week: date | None
+    session_status: str | None
+    session_starts_at: datetime | None
+    patient_id: int
+    phone: str
+    first_name: str
+    language: str
+    consented: bool
+    opted_out: bool
+    phone_invalid: bool
+    site_id: str
+    site_name: str
+    site_phone: str
+    zone: ZoneInfo
+    policy: reminders.Policy
+
+
+def dispatch_due(rt: Runtime, *, worker: str, stop: Callable[[], bool] = lambda: False) -> DispatchReport:
+    """Sends every due reminder, batch by batch, until none is due or `stop()` says so.
+
+    A batch claimed is always finished: `stop` is only asked between batches.
+    """
+    report = DispatchReport()
+    while not stop():
+        batch = _claim(rt, worker)
+        if not batch:
+            break
+        for item in batch:
+            report.add(_deliver(rt, item, worker))
+    return report
+
+
+def _claim(rt: Runtime, worker: str) -> list[Claimed]:
+    now, texting = rt.now(), rt.texting
+    R = models.Reminder
+    due = (select(R.id)
+           .where(R.status == reminders.PENDING, R.send_at <= now, (R.lease_until.is_(None)) | (R.lease_until < now))
+           .order_by(R.send_at, R.id).limit(texting.batch)
+           .with_for_update(skip_locked=True))
+    with rt.transaction() as db:
+        ids = list(db.scalars(
+            update(R).where(R.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + texting.lease, leased_by=worker, attempts=R.attempts + 1, updated_at=now)
+            .returning(R.id).execution_options(synchronize_session=False)))
+        if not ids:
+            return []
+        S, P, T = models.TreatmentSession, models.Patient, models.Site
+        rows = db.execute(
+            select(R.id, R.kind, R.attempts, R.session_id, R.digest_week, S.status, S.starts_at, P.id, P.phone,
+                   P.first_name, P.language, P.sms_consent, P.sms_opted_out, P.phone_invalid_at, T.id, T.name,
+                   T.phone, T.timezone, models.ReminderPolicy)
+            .join(P, P.id == R.patient_id).join(T, T.id == R.site_id)
+            .outerjoin(S, S.id == R.session_id)
+            .outerjoin(models.ReminderPolicy, models.ReminderPolicy.site_id == R.site_id)
+            .where(R.id.in_(ids)).order_by(R.send_at, R.id)).all()
+    return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                    r[13] is not None, r[14], r[15], r[16], ZoneInfo(r[17]), policy_from(r[18])) for r in rows]
+
+
+def _deliver(rt: Runtime, item: Claimed, worker: str) -> str:
+    """Sends one claimed reminder, or settles why it is not sent; answers the outcome."""
+    now = rt.now()
+    fate = _why_not_now(rt, item, now)
+    if fate is not None:
+        return fate
+    body = _render(rt, item)
+    if body is None:
+        return _settle(rt, item, reminders.CANCELLED)  # a digest of a week left with no visit
+    try:
+        sid = rt.texting.sender.send(Outgoing(item.phone, body, rt.texting.status_callback_url))
+    except SendFailed as failure:
+        return _failed(rt, item, worker, failure)
+    with rt.transaction() as db:
+        kept = db.scalar(update(models.Reminder)
+                         .where(models.Reminder.id == item.id, models.Reminder.leased_by == worker,
+                                models.Reminder.status == reminders.PENDING)
+                         .values(status=reminders.SENT, twilio_sid=sid, sent_at=now, lease_until=None,
+                                 error_code=None, updated_at=now)
+                         .returning(models.Reminder.id).execution_options(synchronize_session=False))
+        db.add(models.Message(patient_id=item.patient_id, direction="out", phone=item.phone, body=body,
+                              status=reminders.SENT, twilio_sid=sid, reminder_id=item.id, at=now))
+    if not kept:
+        log.warning("reminder %s: sent as %s after its claim had lapsed or it was voided", item.id, sid)
+    return reminders.SENT
+
+
+def _why_not_now(rt: Runtime, item: Claimed, now: datetime) -> str | None:
+    """Settles a reminder that must not go now (voided, too late, opted out, over the limit, quiet
+    hours); None when it may be sent."""
+    if item.session_id is not None and item.session_status != lifecycle.SCHEDULED:
+        return _settle(rt, item, reminders.CANCELLED)
+    if item.session_starts_at is not None and item.session_starts_at <= now:
+        return _settle(rt, item, reminders.EXPIRED)
+    if item.opted_out:
+        return _settle(rt, item, reminders.SUPPRESSED)
+    if item.phone_invalid:
+        return _settle(rt, item, reminders.SUPPRESSED, error_code=INVALID_NUMBER)
+    allowed = reminders.next_allowed(now, item.zone, item.policy)
+    if allowed != now:
+        if item.session_starts_at is not None and allowed >= item.session_starts_at:
+            return _settle(rt, item, reminders.EXPIRED)
+        with rt.transaction() as db:  # held back by quiet hours: back in the queue for when they end
+            db.execute(update(models.Reminder).where(models.Reminder.id == item.id)
+                       .values(send_at=allowed, lease_until=None, leased_by=None, attempts=item.attempts - 1,
+                               updated_at=now).execution_options(synchronize_session=False))
+        return "held"
+    if not item.consented and _over_consent_limit(rt, item, now):
+        return _settle(rt, item, reminders.SUPPRESSED)
+    return None
+
+
+def _over_consent_limit(rt: Runtime, item: Claimed, now: datetime) -> bool:
+    """Without consent: 1 text a local day, 3 in the 7 local days to today."""
+    today = now.astimezone(item.zone).date()
+    M = models.Message
+    with rt.sessions() as db:
+        sent_today, sent_week = db.execute(
+            select(func.count().filter(M.at >= day_start(today, item.zone)), func.count())
+            .where(M.patient_id == item.patient_id, M.direction == "out", M.status != reminders.FAILED,
+                   M.at >= day_start(today - timedelta(days=6), item.zone))).one()
+    return reminders.over_consent_limit(sent_today, sent_week)
+
+
+def _render(rt: Runtime, item: Claimed) -> str | None:
+    if item.kind != reminders.DIGEST:
+        assert item.session_starts_at is not None
+        return texts.reminder(item.language, first_name=item.first_name, site_name=item.site_name,
+                              site_phone=item.site_phone, starts_at=item.session_starts_at.astimezone(item.zone),
+                              kind=item.kind)
+    monday = item.digest_week
+    assert monday is not None
+    S = models.TreatmentSession
+    with rt.sessions() as db:
+        visits = list(db.scalars(
+            select(S.starts_at).join(models.Course, models.Course.id == S.course_id)
+            .where(models.Course.patient_id == item.patient_id, S.site_id == item.site_id,
+                   S.status == lifecycle.SCHEDULED, S.starts_at >= day_start(monday, item.zone),
+                   S.starts_at < day_start(monday + timedelta(days=7), item.zone))
+            .order_by(S.starts_at)))
+    if not visits:
+        return None
+    return texts.digest(item.language, first_name=item.first_name, site_name=item.site_name,
+                        site_phone=item.site_phone, visits=[v.astimezone(item.zone) for v in visits])
+
+
+def _settle(rt: Runtime, item: Claimed, status: str, *, error_code: int | None = None) -> str:
+    """A claimed reminder ends without a send."""
+    now = rt.now()
+    with rt.transaction() as db:
+        db.execute(update(models.Reminder).where(models.Reminder.id == item.id,
+                                                 models.Reminder.status == reminders.PENDING)
+                   .values(status=status, error_code=error_code, lease_until=None, updated_at=now)
+                   .execution_options(synchronize_session=False))
+    return status
+
+
+def _failed(rt: Runtime, item: Claimed, worker: str, failure: SendFailed) -> str:
+    """A send that did not go: tried again later when it may work, up to the limit; else failed.
+
+    21610: the patient opted out at the carrier. 21211: the number cannot take texts; the
+    front desk is told. Neither is tried again.
+    """
+    now, texting = rt.now(), rt.texting
+    log.warning("reminder %s to %s not sent (try %d): %s", item.id, masked(item.phone), item.attempts, failure.reason)
+    R = models.Reminder
+    mine = (R.id == item.id, R.leased_by == worker, R.status == reminders.PENDING)
+    with rt.transaction() as db:
+        if failure.retry and item.attempts < texting.max_attempts:
+            db.execute(update(R).where(*mine)
+                       .values(send_at=now + reminders.retry_delay(item.attempts, texting.retry_base),
+                               lease_until=None, leased_by=None, error_code=failure.code, updated_at=now)
+                       .execution_options(synchronize_session=False))
+            return "retried"
+        db.execute(update(R).where(*mine).values(status=reminders.FAILED, error_code=failure.code, lease_until=None,
+                                                 updated_at=now).execution_options(synchronize_session=False))
+        if failure.code == UNSUBSCRIBED:
+            db.execute(update(models.Patient).where(models.Patient.id == item.patient_id)
+                       .values(sms_opted_out=True, sms_opted_out_at=now, updated_at=now)
+                       .execution_options(synchronize_session=False))
+        elif failure.code == INVALID_NUMBER:
+            db.execute(update(models.Patient).where(models.Patient.id == item.patient_id)
+                       .values(phone_invalid_at=now, updated_at=now).execution_options(synchronize_session=False))
+            open_already = db.scalar(select(models.Callback.id).where(
+                models.Callback.patient_id == item.patient_id, models.Callback.reason == reminders.INVALID_PHONE,
+                models.Callback.done_at.is_(None)))
+            if open_already is None:
+                db.add(models.Callback(site_id=item.site_id, patient_id=item.patient_id,
+                                       reason=reminders.INVALID_PHONE, created_at=now))
+    return reminders.FAILED
