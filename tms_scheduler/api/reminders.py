@@ -85,12 +85,13 @@ class Callbacks(MethodView):
     @blp.alt_response(404, schema=schemas.ApiError, description="unknown site")
     def get(self, query, site_id):
         """Who to call back: R replies, texts the service could not act on, numbers Twilio called invalid"""
+        entries = reminders.callbacks(runtime(), site_id, include_done=query["include_done"])  # 404 first
         zone = zone_of(site_id)
         return [{"id": e.callback.id, "reason": e.callback.reason, "phone": e.phone, "text": e.text,
                  "patient": {"id": e.callback.patient_id, "name": e.patient_name} if e.callback.patient_id else None,
                  "created_at": e.callback.created_at.astimezone(zone),
                  "done_at": e.callback.done_at and e.callback.done_at.astimezone(zone)}
-                for e in reminders.callbacks(runtime(), site_id, include_done=query["include_done"])]
+                for e in entries]
 
 
 @blp.route("/callbacks/<int:callback_id>/done")

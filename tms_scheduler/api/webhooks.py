@@ -23,7 +23,7 @@ def _signed_by_twilio() -> None:
     token = settings().twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     url = settings().public_base_url + request.path
-    if not token or not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+    if not token or not signature or not RequestValidator(token).validate(url, request.form, signature):
         abort(403, message="The request is not signed by Twilio for this address")
 
 

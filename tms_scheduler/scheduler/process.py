@@ -33,6 +33,11 @@ def run(settings: Settings) -> None:
 
     def stop(signum: int, _frame: object) -> None:
         # Jobs finish the batch in hand and take no more; shutdown waits for them, then the process ends.
+        if ctx.stopping.is_set():
+            # Another signal while the batch in hand is finished (a second Ctrl-C, SIGINT after SIGTERM):
+            # a second shutdown would raise inside the exit's wait for the jobs and cut the batch short.
+            log.info("scheduler already stopping (signal %d): still finishing the work in hand", signum)
+            return
         log.info("scheduler stopping (signal %d): finishing the work in hand", signum)
         ctx.stopping.set()
         scheduler.shutdown(wait=False)

@@ -100,6 +100,8 @@ def update_patient(rt: Runtime, patient_id: int, fields: dict, actor: Actor) -> 
             existing = _same_person_as(db, first, last, born, other_than=patient.id)
             if existing is not None:
                 raise DuplicatePatient(existing)
+        if "phone" in changes and changes["phone"] != patient.phone:
+            patient.phone_invalid_at = None  # a new number: Twilio's verdict was on the old one
         for name, value in changes.items():
             setattr(patient, name, value)
         patient.updated_at = now

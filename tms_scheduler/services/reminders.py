@@ -69,6 +69,9 @@ def resend(rt: Runtime, reminder_id: int, actor: Actor) -> models.Reminder:
                                 {"patient": "phone invalid"})
         reminder.status, reminder.attempts, reminder.send_at = reminders.PENDING, 0, now
         reminder.lease_until, reminder.leased_by, reminder.error_code = None, None, None
+        # The failed send's sid stays on its message; a late status callback for it (Twilio posts them
+        # again) must not find the reminder and move it on before it is sent again.
+        reminder.twilio_sid = None
         reminder.updated_at = now
     return reminder
 
@@ -100,7 +103,10 @@ def callbacks(rt: Runtime, site_id: str, *, include_done: bool = False) -> list[
 def callback_done(rt: Runtime, callback_id: int, actor: Actor) -> models.Callback:
     now = rt.now()
     with rt.transaction() as db:
-        callback = get_or_404(db, models.Callback, callback_id, "call-back")
+        # Locked: of two desks marking it done at once, the second waits and is told it is done already.
+        callback = db.get(models.Callback, callback_id, with_for_update=True)
+        if callback is None:
+            raise not_found("call-back", callback_id)
         if callback.done_at is not None:
             raise StateConflict("The call-back is done already", {"done_at": "done already"})
         callback.done_at, callback.done_by = now, actor.user_id
