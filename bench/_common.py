@@ -167,3 +167,103 @@ def add_patients(raw: psycopg.Connection, count: int) -> list[int]:
         "'en', true, false FROM generate_series(1, %s) g RETURNING id", (count,)).fetchall()
     raw.commit()
     return [r[0] for r in rows]
+
+
+# --- text reminders (bench/dispatch.py, bench/claim.py) ---------------------------------------
+
+REMINDER_KINDS = ("first", "every", "makeup", "moved", "taper")
+BENCH_FIRST_NAMES = ("Ana", "Roberto", "María José", "Christopher", "Zoë", "Lan", "Guadalupe", "Jo")
+
+
+def add_texting_sites(raw: psycopg.Connection, sites: int = 20, chairs: int = 10) -> list[int]:
+    """`sites` TMS sites in Los Angeles time with a phone each ('bench-01'...), `chairs` chairs each; the chair ids."""
+    raw.execute(
+        "INSERT INTO sites (id, name, timezone, offers_tms, address, phone, open_days, opens, closes, "
+        "holiday_calendar) "
+        "SELECT 'bench-' || lpad(g::text, 2, '0'), 'Oak Health Center Bench ' || g, 'America/Los_Angeles', true, "
+        "       '', '+1714555' || lpad((200 + g)::text, 4, '0'), '[1, 2, 3, 4, 5]', TIME '07:00', TIME '19:00', "
+        "       'us-clinic' FROM generate_series(1, %s) g", (sites,))
+    ids = raw.execute(
+        "INSERT INTO chairs (site_id, name, coil, active) "
+        "SELECT 'bench-' || lpad(s::text, 2, '0'), 'Bench chair ' || c, 'figure-8', true "
+        "FROM generate_series(1, %s) s, generate_series(1, %s) c ORDER BY s, c RETURNING id",
+        (sites, chairs)).fetchall()
+    raw.commit()
+    return [r[0] for r in ids]
+
+
+def add_outbox(raw: psycopg.Connection, now: datetime, chair_ids: list[int], *, sessions: int, due: int,
+               later: int = 0, history: int = 0, consent_every: int = 0) -> None:
+    """Patients, courses and sessions, and reminders of every state, by generated SQL (no API).
+
+    * `sessions` patients (phone +1714555xxxx, names and languages rotating: every 5th Spanish), each
+      with an active course of one scheduled session in the future (from Monday 2026-11-30, 08:00-17:00
+      Los Angeles, one an hour per chair, spread over `chair_ids`). Every `consent_every`-th patient
+      (0: none) has no SMS consent.
+    * `due` pending reminders with send_at in the past (one second apart, the lowest ids the earliest),
+      `later` pending ones spread over the next 7 days, and `history` settled ones spread over the 2
+      years before `now` (70 % delivered, 10 % sent, 10 % cancelled, 5 % expired, 5 % failed,
+      undelivered or suppressed; a Twilio sid on those that went). Kinds rotate over REMINDER_KINDS.
+      Reminder g belongs to session ((g - 1) mod `sessions`) + 1: with history, a session carries many.
+    Rows go in with session_replication_role = replica (the foreign keys hold by construction, so the
+    per-row RI triggers are skipped); the chair-overlap exclusion constraint still checks every session.
+    """
+    base = {table: raw.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+            for table in ("patients", "courses", "sessions", "reminders")}
+    raw.execute("SET session_replication_role = replica")
+    raw.execute(
+        "INSERT INTO patients (id, first_name, last_name, date_of_birth, phone, language, sms_consent, "
+        "                      sms_opted_out) "
+        "SELECT %(b)s + g, (%(names)s::text[])[1 + g %% %(n)s], 'Patient ' || g, DATE '1980-01-01', "
+        "       '+1714555' || lpad((g %% 10000)::text, 4, '0'), CASE WHEN g %% 5 = 1 THEN 'es' ELSE 'en' END, "
+        "       %(consent_every)s = 0 OR g %% %(consent_every)s <> 0, false "
+        "FROM generate_series(1, %(count)s) g",
+        {"b": base["patients"], "names": list(BENCH_FIRST_NAMES), "n": len(BENCH_FIRST_NAMES),
+         "consent_every": consent_every, "count": sessions})
+    raw.execute(
+        "INSERT INTO courses (id, patient_id, site_id, protocol_id, status, start_date, preferred_time) "
+        "SELECT %(c)s + g, %(p)s + g, c.site_id, 'tms-10hz-standard', 'active', DATE '2026-11-30', TIME '08:00' "
+        "FROM generate_series(1, %(count)s) g "
+        "JOIN chairs c ON c.id = (%(chairs)s::int[])[1 + (g - 1) %% %(n)s]",
+        {"c": base["courses"], "p": base["patients"], "chairs": chair_ids, "n": len(chair_ids), "count": sessions})
+    raw.execute(
+        "INSERT INTO sessions (id, course_id, number, kind, status, site_id, chair_id, starts_at, ends_at) "
+        "SELECT %(s)s + g, %(c)s + g, 1, CASE WHEN g %% 5 = 0 THEN 'mapping' ELSE 'treatment' END, 'scheduled', "
+        "       c.site_id, c.id, t.starts_at, t.starts_at + interval '45 minutes' "
+        "FROM generate_series(1, %(count)s) g "
+        "JOIN chairs c ON c.id = (%(chairs)s::int[])[1 + (g - 1) %% %(n)s] "
+        "CROSS JOIN LATERAL (SELECT (DATE '2026-11-30' + ((g - 1) / %(n)s) / 10 "
+        "                           + make_time(8 + ((g - 1) / %(n)s) %% 10, 0, 0)) "
+        "                           AT TIME ZONE 'America/Los_Angeles' AS starts_at) t",
+        {"s": base["sessions"], "c": base["courses"], "chairs": chair_ids, "n": len(chair_ids), "count": sessions})
+    total = due + later + history
+    if total:
+        raw.execute(
+            "INSERT INTO reminders (id, patient_id, site_id, course_id, session_id, kind, minutes_before, due_at, "
+            "                       send_at, status, attempts, twilio_sid, error_code, sent_at, created_at, "
+            "                       updated_at) "
+            "SELECT %(r)s + g, %(p)s + k, s.site_id, %(c)s + k, %(s)s + k, (%(kinds)s::text[])[1 + g %% 5], 1440, "
+            "       w.send_at, w.send_at, w.status, CASE WHEN w.status = 'pending' THEN 0 ELSE 1 END, "
+            "       CASE WHEN w.status IN ('sent', 'delivered', 'undelivered', 'failed') "
+            "            THEN 'SM' || md5(g::text) END, "
+            "       CASE WHEN w.status IN ('undelivered', 'failed') THEN 30003 END, "
+            "       CASE WHEN w.status IN ('sent', 'delivered', 'undelivered') THEN w.send_at END, "
+            "       w.send_at - interval '2 days', w.send_at "
+            "FROM generate_series(1, %(total)s) g "
+            "CROSS JOIN LATERAL (SELECT (g - 1) %% %(count)s + 1 AS k) kk "
+            "JOIN sessions s ON s.id = %(s)s + k "
+            "CROSS JOIN LATERAL (SELECT "
+            "  CASE WHEN g <= %(due)s THEN %(now)s - (%(due)s + 1 - g) * interval '1 second' "
+            "       WHEN g <= %(due)s + %(later)s THEN %(now)s + (g - %(due)s) * (interval '7 days' / %(later1)s) "
+            "       ELSE %(now)s - interval '730 days' "
+            "            + (g - %(due)s - %(later)s) * (interval '729 days' / %(history1)s) END AS send_at, "
+            "  CASE WHEN g <= %(due)s + %(later)s THEN 'pending' WHEN g %% 20 < 14 THEN 'delivered' "
+            "       WHEN g %% 20 < 16 THEN 'sent' WHEN g %% 20 < 18 THEN 'cancelled' WHEN g %% 20 = 18 THEN 'expired' "
+            "       ELSE (ARRAY['failed', 'undelivered', 'suppressed'])[1 + (g / 20) %% 3] END AS status) w",
+            {"r": base["reminders"], "p": base["patients"], "c": base["courses"], "s": base["sessions"],
+             "kinds": list(REMINDER_KINDS), "count": sessions, "total": total, "due": due, "later": later,
+             "later1": max(later, 1), "history1": max(history, 1), "now": now})
+    raw.execute("SET session_replication_role = DEFAULT")
+    for table in ("patients", "courses", "sessions", "reminders"):
+        raw.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+    raw.commit()

@@ -4,7 +4,8 @@ of the same 36 session rows, measured in the same process and interleaved so noi
     .venv/bin/python bench/booking.py [--iterations N] [--profile]
 
 Each iteration: a new patient books (POST /api/v1/courses as front desk, timed); the course's 36
-rows are read from the answer and the course deleted (not timed); then the same 36 rows are inserted
+rows are read from the answer, the reminder and session_events rows the booking wrote with them counted,
+and the course deleted (not timed); then the same 36 rows are inserted
 by one psycopg INSERT ... VALUES (36 tuples) and committed (timed), and deleted again (not timed).
 Start dates and times rotate, and every course is deleted, so chairs never fill.
 Also printed: the statements one booking sends, for protocols of 30, 36 and 50 sessions.
@@ -12,6 +13,7 @@ Also printed: the statements one booking sends, for protocols of 30, 36 and 50 s
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -53,11 +55,22 @@ def weekdays(first: date, count: int) -> list[date]:
 
 
 def delete_course(raw: psycopg.Connection, course_id: int) -> None:
+    raw.execute("DELETE FROM reminders WHERE course_id = %s", (course_id,))
     raw.execute("DELETE FROM session_events WHERE session_id IN (SELECT id FROM sessions WHERE course_id = %s)",
                 (course_id,))
     raw.execute("DELETE FROM sessions WHERE course_id = %s", (course_id,))
     raw.execute("DELETE FROM courses WHERE id = %s", (course_id,))
     raw.commit()
+
+
+def planned_rows(raw: psycopg.Connection, course_id: int) -> tuple[int, int]:
+    """The reminder rows and session_events rows the booking wrote with the course's sessions."""
+    reminders, events = raw.execute(
+        "SELECT (SELECT count(*) FROM reminders WHERE course_id = %s), "
+        "(SELECT count(*) FROM session_events WHERE session_id IN (SELECT id FROM sessions WHERE course_id = %s))",
+        (course_id, course_id)).fetchone()
+    raw.commit()
+    return reminders, events
 
 
 def baseline_course(raw: psycopg.Connection, patient_id: int) -> int:
@@ -119,8 +132,10 @@ def main() -> None:
                 return elapsed, response.json
 
             api_times, raw_times = [], []
+            written: list[tuple[int, int]] = []
             for i in range(total):
                 elapsed, course = book()
+                written.append(planned_rows(raw, course["id"]))  # untimed
                 delete_course(raw, course["id"])
                 rows = rows_of(course, base_course)
                 raw_elapsed = timed(lambda: raw_insert(raw, rows))
@@ -156,6 +171,12 @@ def main() -> None:
                   f"{raw_med:>10.2f} {raw_p95:>8.2f}")
             print(f"{'(info) booking.book_course service call, no HTTP':58} {len(service_times):>4} "
                   f"{svc_med:>10.2f} {svc_p95:>8.2f}")
+            reminder_counts = sorted({r for r, _ in written})
+            event_counts = sorted({e for _, e in written})
+            print(f"\neach booking also wrote, in its transaction: {'/'.join(map(str, reminder_counts))} reminder "
+                  f"rows (median {statistics.median(r for r, _ in written):.0f}) and "
+                  f"{'/'.join(map(str, event_counts))} session_events rows; the baseline writes the 36 session "
+                  f"rows only")
             print(f"\nratio booking / raw batch (medians): {ratio:.1f}x   goal <= {GOAL_RATIO:.0f}x: "
                   f"{'MET' if ratio <= GOAL_RATIO else f'MISSED by {ratio / GOAL_RATIO:.1f}x'}")
 
@@ -165,10 +186,11 @@ def main() -> None:
                 with counter.counting():
                     # 10 sessions a day 65 minutes apart only fit from opening time.
                     _, course = book(protocol, expected, "07:00" if protocol == "accelerated-itbs" else None)
+                reminders, events = planned_rows(raw, course["id"])
                 delete_course(raw, course["id"])
                 kinds = ", ".join(f"{k} {n}" for k, n in sorted(counter.kinds().items()))
                 print(f"  {protocol:20} {expected:>3} sessions: {len(counter.statements):>3} statements "
-                      f"({kinds}); {counter.checkouts} pool checkouts")
+                      f"({kinds}); {counter.checkouts} pool checkouts; {reminders} reminders, {events} session events")
                 if protocol == "tms-10hz-standard":
                     listed = list(counter.statements)
             print("  the 36-session booking's statements in order:")

@@ -54,6 +54,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] | None = None
             lease=timedelta(seconds=settings.reminder_lease_seconds),
             max_attempts=settings.reminder_max_attempts,
             retry_base=timedelta(seconds=settings.reminder_retry_seconds),
+            # SQLite takes one writer at a time: its texts go one by one.
+            concurrency=1 if engine.dialect.name == "sqlite" else settings.reminder_send_concurrency,
         ),
     )
     return Components(settings, engine, runtime)

@@ -41,6 +41,8 @@ class Settings:
     # Tries of a reminder before it is `failed`; the waits between them double from the first.
     reminder_max_attempts: int = 5
     reminder_retry_seconds: int = 30
+    # Texts one scheduler has in flight at once.
+    reminder_send_concurrency: int = 4
     token_ttl_minutes: int = 12 * 60
     # A session still `scheduled` this long after its end is marked a no-show.
     no_show_grace_minutes: int = 120
@@ -83,7 +85,8 @@ class Settings:
                           ("no_show_grace_minutes", "NO_SHOW_GRACE_MINUTES"),
                           ("reminder_lease_seconds", "REMINDER_LEASE_SECONDS"),
                           ("reminder_max_attempts", "REMINDER_MAX_ATTEMPTS"),
-                          ("reminder_retry_seconds", "REMINDER_RETRY_SECONDS")):
+                          ("reminder_retry_seconds", "REMINDER_RETRY_SECONDS"),
+                          ("reminder_send_concurrency", "REMINDER_SEND_CONCURRENCY")):
             if env.get(key):
                 try:
                     values[name] = int(env[key])

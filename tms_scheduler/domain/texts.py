@@ -27,6 +27,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 
 import phonenumbers
 
@@ -354,8 +355,11 @@ def _date_range(language: str, first: date, last: date) -> str:
     return f"{start}-{end}"
 
 
+@lru_cache(maxsize=1024)
 def _phone(site_phone: str | None) -> str:
-    """A US number in national format ("(714) 555-0160"), others international; "" for none."""
+    """A US number in national format ("(714) 555-0160"), others international; "" for none.
+
+    Kept per number: a clinic has a handful of site phones and sends thousands of texts."""
     if not site_phone or not site_phone.strip():
         return ""
     try:

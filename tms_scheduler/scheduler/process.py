@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -47,4 +48,11 @@ def run(settings: Settings) -> None:
     log.info("scheduler %s started with jobs: %s (texts: %s)", ctx.worker, ", ".join(job.id for job in JOBS),
              ctx.runtime.texting.sender.name)
     scheduler.start()
+    # The jobs still running finish the batch in hand here, while a repeated signal is still this
+    # handler's to ignore; then signals are held: the interpreter's own exit restores their default
+    # actions, and one arriving then would kill the process mid-exit.
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     log.info("scheduler %s stopped", ctx.worker)

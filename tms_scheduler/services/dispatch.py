@@ -4,29 +4,39 @@ A dispatcher claims a batch of due reminders with a lease (FOR UPDATE SKIP LOCKE
 PostgreSQL; on SQLite, whose writers take turns, the claim is one write transaction), sends
 each through the sender, and records the outcome in a transaction of its own right after the
 send. A dispatcher that dies leaves its claimed reminders to be taken again once the lease
-runs out: only the texts in flight at that moment can go twice. A reminder voided (its session
+runs out: only the text in flight at that moment can go twice. A batch whose sends outlast half
+its lease renews it before the next send, and leaves whatever another dispatcher took meanwhile
+(a slow Twilio must not make two dispatchers send one batch). A reminder voided (its session
 cancelled or moved) after it was claimed and before it is sent is the one other way: the send
 and the void race for a few milliseconds, and the history shows both.
 """
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Select, String, Update, bindparam, func, insert, select, update
 
 from ..db import models
+from ..db.types import UTCDateTime
 from ..domain import lifecycle, reminders, texts
 from ..domain.calendar import day_start
 from ..sms.log_sender import masked
 from ..sms.sender import INVALID_NUMBER, UNSUBSCRIBED, Outgoing, SendFailed
 from .reminder_planning import policy_from
-from .runtime import Runtime
+from .runtime import Runtime, Texting
 
 log = logging.getLogger(__name__)
+
+# A claimed reminder another dispatcher took once this one's claim had lapsed: it is that one's to send.
+TAKEN = "taken"
 
 
 @dataclass
@@ -71,70 +81,173 @@ class Claimed:
 def dispatch_due(rt: Runtime, *, worker: str, stop: Callable[[], bool] = lambda: False) -> DispatchReport:
     """Sends every due reminder, batch by batch, until none is due or `stop()` says so.
 
-    A batch claimed is always finished: `stop` is only asked between batches.
+    A batch claimed is always finished: `stop` is only asked between batches. Within a batch,
+    up to `texting.concurrency` texts are in flight at once (a send mostly waits on Twilio); one
+    patient's reminders go one after the other, so the consent limits count each in turn.
     """
     report = DispatchReport()
-    while not stop():
-        batch = _claim(rt, worker)
-        if not batch:
-            break
-        for item in batch:
-            report.add(_deliver(rt, item, worker))
+    senders = ThreadPoolExecutor(rt.texting.concurrency, "dispatch") if rt.texting.concurrency > 1 else None
+    try:
+        while not stop():
+            claimed_at = rt.now()  # no later than the claim's own moment: the lease is reckoned from here
+            batch = _claim(rt, worker)
+            if not batch:
+                break
+            lease = _Lease(worker, [item.id for item in batch], claimed_at + rt.texting.lease)
+            by_patient: dict[int, list[Claimed]] = {}
+            for item in batch:
+                by_patient.setdefault(item.patient_id, []).append(item)
+            deliver = partial(_deliver_in_turn, rt, lease)
+            groups = by_patient.values()
+            for outcomes in senders.map(deliver, groups) if senders else map(deliver, groups):
+                for outcome in outcomes:
+                    report.add(outcome)
+    finally:
+        if senders is not None:
+            senders.shutdown(wait=True)
     return report
 
 
-def _claim(rt: Runtime, worker: str) -> list[Claimed]:
-    now, texting = rt.now(), rt.texting
+def _deliver_in_turn(rt: Runtime, lease: _Lease, items: list[Claimed]) -> list[str]:
+    return [_deliver(rt, item, lease) for item in items]
+
+
+@dataclass
+class _Lease:
+    """A dispatcher's claim on its batch: until when it holds (by this dispatcher's clock, the one
+    lease_until is written by) and which of the batch's reminders another dispatcher took since."""
+
+    worker: str
+    ids: list[int]
+    until: datetime
+    lost: set[int] = field(default_factory=set)
+    renewing: threading.Lock = field(default_factory=threading.Lock)  # the batch's senders share it
+
+
+def claim_statement(now: datetime, worker: str, texting: Texting) -> Update:
+    """The claim: a lease on up to `texting.batch` due reminders no live lease holds, the earliest
+    first, skipping rows another dispatcher has locked; RETURNING their ids."""
     R = models.Reminder
     due = (select(R.id)
            .where(R.status == reminders.PENDING, R.send_at <= now, (R.lease_until.is_(None)) | (R.lease_until < now))
            .order_by(R.send_at, R.id).limit(texting.batch)
            .with_for_update(skip_locked=True))
-    with rt.transaction() as db:
-        ids = list(db.scalars(
-            update(R).where(R.id.in_(due.scalar_subquery()))
+    return (update(R).where(R.id.in_(due.scalar_subquery()))
             .values(lease_until=now + texting.lease, leased_by=worker, attempts=R.attempts + 1, updated_at=now)
-            .returning(R.id).execution_options(synchronize_session=False)))
-        if not ids:
-            return []
-        S, P, T = models.TreatmentSession, models.Patient, models.Site
-        rows = db.execute(
-            select(R.id, R.kind, R.attempts, R.session_id, R.digest_week, S.status, S.starts_at, P.id, P.phone,
+            .returning(R.id).execution_options(synchronize_session=False))
+
+
+def claimed_statement(ids: list[int]) -> Select[*tuple[Any, ...]]:
+    """What sending the claimed reminders needs, in one query: each with its session, patient, site and
+    the site's policy (if it has one of its own)."""
+    R, S, P, T = models.Reminder, models.TreatmentSession, models.Patient, models.Site
+    return (select(R.id, R.kind, R.attempts, R.session_id, R.digest_week, S.status, S.starts_at, P.id, P.phone,
                    P.first_name, P.language, P.sms_consent, P.sms_opted_out, P.phone_invalid_at, T.id, T.name,
                    T.phone, T.timezone, models.ReminderPolicy)
             .join(P, P.id == R.patient_id).join(T, T.id == R.site_id)
             .outerjoin(S, S.id == R.session_id)
             .outerjoin(models.ReminderPolicy, models.ReminderPolicy.site_id == R.site_id)
-            .where(R.id.in_(ids)).order_by(R.send_at, R.id)).all()
+            .where(R.id.in_(ids)).order_by(R.send_at, R.id))
+
+
+def _claim(rt: Runtime, worker: str) -> list[Claimed]:
+    with rt.transaction() as db:
+        ids = list(db.scalars(claim_statement(rt.now(), worker, rt.texting)))
+        if not ids:
+            return []
+        rows = db.execute(claimed_statement(ids)).all()
     return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
                     r[13] is not None, r[14], r[15], r[16], ZoneInfo(r[17]), policy_from(r[18])) for r in rows]
 
 
-def _deliver(rt: Runtime, item: Claimed, worker: str) -> str:
+def _deliver(rt: Runtime, item: Claimed, lease: _Lease) -> str:
     """Sends one claimed reminder, or settles why it is not sent; answers the outcome."""
-    now = rt.now()
+    now, worker = rt.now(), lease.worker
     fate = _why_not_now(rt, item, now)
     if fate is not None:
         return fate
     body = _render(rt, item)
     if body is None:
         return _settle(rt, item, reminders.CANCELLED)  # a digest of a week left with no visit
+    if not _still_mine(rt, item, lease, now):
+        return TAKEN
     try:
         sid = rt.texting.sender.send(Outgoing(item.phone, body, rt.texting.status_callback_url))
     except SendFailed as failure:
         return _failed(rt, item, worker, failure)
-    with rt.transaction() as db:
-        kept = db.scalar(update(models.Reminder)
-                         .where(models.Reminder.id == item.id, models.Reminder.leased_by == worker,
-                                models.Reminder.status == reminders.PENDING)
-                         .values(status=reminders.SENT, twilio_sid=sid, sent_at=now, lease_until=None,
-                                 error_code=None, updated_at=now)
-                         .returning(models.Reminder.id).execution_options(synchronize_session=False))
-        db.add(models.Message(patient_id=item.patient_id, direction="out", phone=item.phone, body=body,
-                              status=reminders.SENT, twilio_sid=sid, reminder_id=item.id, at=now))
+    kept = _record_sent(rt, {"sent_reminder_id": item.id, "sent_worker": worker, "sent_sid": sid, "sent_now": now,
+                             "sent_patient_id": item.patient_id, "sent_phone": item.phone, "sent_body": body})
     if not kept:
         log.warning("reminder %s: sent as %s after its claim had lapsed or it was voided", item.id, sid)
     return reminders.SENT
+
+
+def _still_mine(rt: Runtime, item: Claimed, lease: _Lease, now: datetime) -> bool:
+    """Whether the batch's claim still holds for the reminder about to be sent.
+
+    The lease is taken for the whole batch, and the sends before this one may have been slow (a
+    slow or timing-out Twilio): the lease may have run out, and another dispatcher claimed the
+    reminder since, and sent it. While more than half the lease is left nobody else can hold it,
+    and nothing is asked. Past that, one statement renews the claim on the batch's reminders still
+    this dispatcher's and pending (a claim that lapsed and nobody took is still its own) and says
+    which they are. Only a send that itself outlasts half the lease (far longer than the sender's
+    timeout) can then go twice.
+    """
+    with lease.renewing:
+        if now >= lease.until - rt.texting.lease / 2:
+            R = models.Reminder
+            with rt.transaction() as db:
+                kept = set(db.scalars(update(R).where(R.id.in_(lease.ids), R.leased_by == lease.worker,
+                                                      R.status == reminders.PENDING)
+                                      .values(lease_until=now + rt.texting.lease, updated_at=now)
+                                      .returning(R.id).execution_options(synchronize_session=False)))
+            lease.lost |= set(lease.ids) - kept  # the batch's reminders handled already are among them
+            lease.until = now + rt.texting.lease
+        lost = item.id in lease.lost
+    if lost:
+        log.info("reminder %s: left to the dispatcher that claimed it after this one's claim lapsed", item.id)
+        return False
+    return True
+
+
+# The record of a send (_record_sent): the reminder `sent`, if the lease is still this worker's and
+# nothing voided it since the claim, and the text among the patient's messages. Built once; executed
+# with the values of each send (named sent_*: a value named as a column would be SET as well).
+_R, _M = models.Reminder, models.Message
+_MARK_SENT = (update(_R)
+              .where(_R.id == bindparam("sent_reminder_id", type_=Integer),
+                     _R.leased_by == bindparam("sent_worker", type_=String), _R.status == reminders.PENDING)
+              .values(status=reminders.SENT, twilio_sid=bindparam("sent_sid", type_=String),
+                      sent_at=bindparam("sent_now", type_=UTCDateTime), lease_until=None, error_code=None,
+                      updated_at=bindparam("sent_now", type_=UTCDateTime))
+              .returning(_R.id))
+_ADD_MESSAGE = insert(_M).values(
+    patient_id=bindparam("sent_patient_id", type_=Integer), direction="out",
+    phone=bindparam("sent_phone", type_=String), body=bindparam("sent_body", type_=String), status=reminders.SENT,
+    twilio_sid=bindparam("sent_sid", type_=String), reminder_id=bindparam("sent_reminder_id", type_=Integer),
+    at=bindparam("sent_now", type_=UTCDateTime))
+# Both in one statement (PostgreSQL's data-modifying WITH), answering 1 if the reminder was marked.
+_RECORD_SENT = (select(func.count()).select_from(_MARK_SENT.cte("kept"))
+                .add_cte(_ADD_MESSAGE.returning(_M.id).cte("message")))
+
+
+def _record_sent(rt: Runtime, values: dict[str, Any]) -> bool:
+    """Puts a send on record, durably, before the next send goes: whether the reminder was still
+    this worker's to mark `sent` (the message is recorded either way: the text did go).
+
+    On PostgreSQL that is one statement in autocommit: one round trip, committed (and flushed to
+    the WAL) when it answers, instead of BEGIN, UPDATE, INSERT and COMMIT. SQLite has no
+    data-modifying WITH: there it is the two statements in one transaction.
+    """
+    with rt.sessions() as db:
+        if db.get_bind().dialect.name == "postgresql":
+            connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return bool(connection.scalar(_RECORD_SENT, values))
+        with db.begin():
+            connection = db.connection()
+            kept = connection.execute(_MARK_SENT, values).first() is not None
+            connection.execute(_ADD_MESSAGE, values)
+        return kept
 
 
 def _why_not_now(rt: Runtime, item: Claimed, now: datetime) -> str | None:
@@ -153,7 +266,8 @@ def _why_not_now(rt: Runtime, item: Claimed, now: datetime) -> str | None:
         if item.session_starts_at is not None and allowed >= item.session_starts_at:
             return _settle(rt, item, reminders.EXPIRED)
         with rt.transaction() as db:  # held back by quiet hours: back in the queue for when they end
-            db.execute(update(models.Reminder).where(models.Reminder.id == item.id)
+            db.execute(update(models.Reminder).where(models.Reminder.id == item.id,
+                                                     models.Reminder.status == reminders.PENDING)
                        .values(send_at=allowed, lease_until=None, leased_by=None, attempts=item.attempts - 1,
                                updated_at=now).execution_options(synchronize_session=False))
         return "held"

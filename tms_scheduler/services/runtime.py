@@ -25,6 +25,8 @@ class Texting:
     max_attempts: int = 5
     retry_base: timedelta = timedelta(seconds=30)
     batch: int = 50
+    # Texts in flight at once within a batch (each waits mostly on Twilio); 1 sends one by one.
+    concurrency: int = 4
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,12 @@ class TwilioSender:
                  messaging_service_sid: str | None = None, timeout: float = TIMEOUT_SECONDS):
         if not (from_number or messaging_service_sid):
             raise ValueError("a sender needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
-        self._client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        # The environment's proxy settings (HTTPS_PROXY, NO_PROXY) for Twilio's host, read once here
+        # rather than on every send as requests would: the same proxies, without scanning the
+        # environment for each text.
+        http = TwilioHttpClient(timeout=timeout, proxy=requests.utils.get_environ_proxies(api_url))
+        http.session.trust_env = False
+        self._client = Client(account_sid, auth_token, http_client=http)
         self._client.api.base_url = api_url
         self._from = from_number
         self._service = messaging_service_sid
@@ -34,7 +39,9 @@ class TwilioSender:
             message = self._client.messages.create(to=text.to, body=text.body, status_callback=text.status_callback,
                                                    **sender)
         except TwilioRestException as exc:
-            transient = exc.status >= 500 or exc.status == 429 or exc.code == TOO_MANY_REQUESTS
+            # 401: the credentials are refused; tried again too, as a fixed setting lets the text go
+            # rather than failing a whole day's reminders at once.
+            transient = exc.status >= 500 or exc.status in (401, 429) or exc.code == TOO_MANY_REQUESTS
             raise SendFailed(f"Twilio answered {exc.status} (error {exc.code})", code=exc.code,
                              retry=transient) from None
         except (requests.RequestException, TwilioException) as exc:
