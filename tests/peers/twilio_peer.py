@@ -33,6 +33,7 @@ HTTP API
            no Body                                              400, code 21602
            To in `invalid`, or not E.164 (+ and 2-15 digits)    400, code 21211
            To in `opted_out`                                    400, code 21610
+         Every answer waits `delay_seconds` first (0 unless set), as a farther Twilio would.
          Every request is recorded, failed ones too (with their outcome); only accepted ones make a message.
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json   the message (auth checked), else 404 / 20404
     POST /_control   JSON, any of the keys of DEFAULT_MODES; keys left out keep their value; answers the modes.
@@ -83,6 +84,7 @@ DEFAULT_MODES: dict[str, Any] = {
     "opted_out": [],             # numbers answered 400 / 21610
     "invalid": [],               # numbers answered 400 / 21211
     "timeout_seconds": 15.0,     # how long a "timeout" holds the request before answering 503
+    "delay_seconds": 0.0,        # how long every answer takes (Twilio is further away than this peer)
 }
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -142,13 +144,14 @@ def _checked_modes(current: dict[str, Any], changes: Any) -> dict[str, Any]:
     for key in ("opted_out", "invalid"):
         if not isinstance(modes[key], list) or not all(isinstance(number, str) for number in modes[key]):
             raise ControlError(f"{key} is a list of phone numbers, not {modes[key]!r}")
-    seconds = modes["timeout_seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ControlError(f"timeout_seconds is a number of seconds, not {seconds!r}")
+    for key in ("timeout_seconds", "delay_seconds"):
+        seconds = modes[key]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ControlError(f"{key} is a number of seconds, not {seconds!r}")
+        modes[key] = float(seconds)
     if modes["seed"] is not None and (isinstance(modes["seed"], bool) or not isinstance(modes["seed"], int | str)):
         raise ControlError(f"seed is an integer, a string or null, not {modes['seed']!r}")
     modes["fail_rate"] = float(rate)
-    modes["timeout_seconds"] = float(seconds)
     return modes
 
 
@@ -227,7 +230,7 @@ class PeerState:
                     outcome = "accepted"
             now = _now()
             attempt = self._attempts[(to, body)] = self._attempts.get((to, body), 0) + 1
-            hold = modes["timeout_seconds"] if outcome == "timeout" else 0.0
+            hold = modes["timeout_seconds"] if outcome == "timeout" else modes["delay_seconds"]
             sid = None
             if outcome == "accepted":
                 sid = "SM" + secrets.token_hex(16)
