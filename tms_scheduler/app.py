@@ -13,10 +13,12 @@ from sqlalchemy import text
 
 from .api import auth, availability, courses, errors, patients, protocols, reminders, sessions, sites, webhooks
 from .api.context import authenticate_api_request
+from .api.openapi import PermissionsPlugin, check_every_route_has_a_rule
 from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp,
               reminders.blp, webhooks.blp)
 
@@ -35,7 +37,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                "responses": {
+                    "Unauthorized": {"description": "no valid bearer token", "content": ERROR_CONTENT},
+                    "Forbidden": {"description": "the caller's role may not do this", "content": ERROR_CONTENT},
+                },
+            },
             "security": [{"bearer": []}],
         },
     )
@@ -43,9 +51,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     engine = components.engine
     app.extensions["tms"] = components
 
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [PermissionsPlugin()]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    check_every_route_has_a_rule(app)
     errors.register(app)
     app.before_request(authenticate_api_request)
     _add_health(app, engine)

@@ -186,12 +186,13 @@ def test_more_than_12_weeks_or_10_dates_is_answered_422(front_desk):
     assert search(front_desk, limit=11).status_code == 422
 
 
-def test_a_technician_may_not_search(as_role):
+def test_technicians_and_clinicians_may_not_search(as_role):
     assert search(as_role("technician")).status_code == 403
+    assert search(as_role("clinician")).status_code == 403
 
 
-def test_a_clinician_and_an_admin_may_search(as_role):
-    assert search(as_role("clinician")).status_code == 200
+def test_the_front_desk_and_an_admin_may_search(as_role):
+    assert search(as_role("front_desk")).status_code == 200
     assert search(as_role("admin")).status_code == 200
 
 

@@ -1,22 +1,21 @@
 """What a view needs from the app: the runtime, the caller as an actor, and the roles it may act in."""
 from __future__ import annotations
 
-import functools
 import time
 from datetime import datetime
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from ..domain.roles import ROLES
 from ..services import catalog
 from ..services.actor import Actor
 from ..services.auth import Caller, caller_for
 from ..services.runtime import Runtime
 from ..settings import Settings
+from . import permissions
 
-PUBLIC_ENDPOINTS = {("POST", "/api/v1/auth/tokens")}
 ZONE_CACHE_SECONDS = 60
 
 
@@ -42,38 +41,35 @@ def actor() -> Actor:
 
 
 def authenticate_api_request() -> None:
-    """Every /api/v1 call but signing in needs a valid bearer token (401 otherwise)."""
-    if not request.path.startswith("/api/v1/") or (request.method, request.path) in PUBLIC_ENDPOINTS:
+    """Every /api/v1 call but signing in needs a valid bearer token (401), and a role its operation
+    allows (403): permissions.OPERATIONS is the one table of who may do what."""
+    if not request.path.startswith("/api/v1/") or request.method == "OPTIONS" or request.url_rule is None:
         return
-    if request.method == "OPTIONS":
+    op = permissions.operation_for(request.method, request.url_rule.rule)
+    if op is None:
+        _refuse(500, "This operation has no permission rule")  # create_app refuses to start so
+    if op.allowed == permissions.PUBLIC:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        abort(401, message="Sign in first: send Authorization: Bearer TOKEN")
+        _refuse(401, "Sign in first: send Authorization: Bearer TOKEN")
     found = caller_for(runtime(), token.strip())
     if found is None:
-        abort(401, message="The token is unknown, expired or signed out")
+        _refuse(401, "The token is unknown, expired or signed out")
     g.caller = found
+    if found.role not in op.roles:
+        _refuse(403, f"A {found.role} may not {op.what}; it needs {' or '.join(op.roles)}")
 
 
-def roles(*allowed: str):
-    """Lets only callers with one of `allowed` roles through (403 otherwise)."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            if g.caller.role not in allowed:
-                abort(403, message=f"A {g.caller.role} may not do this; it needs {' or '.join(allowed)}")
-            return view(*args, **kwargs)
-
-        vars(wrapper)["_roles"] = allowed  # read by the OpenAPI description and the role table test
-        return wrapper
-
-    return decorate
+def _refuse(status: int, message: str) -> NoReturn:
+    abort(status, message=message)
+    raise AssertionError("abort raises")
 
 
-ALL_ROLES = ROLES
+def sees_phq9() -> bool:
+    """Whether the caller receives PHQ-9 scores (the front desk and technicians never do)."""
+    return caller().role in permissions.SEES_PHQ9
 
 
 def zone_of(site_id: str) -> ZoneInfo:
