@@ -1,4 +1,5 @@
 """gunicorn settings for the web process; the environment can override each."""
+import logging
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
@@ -10,25 +11,49 @@ errorlog = "-"
 # Migrations run before the web starts (`flask --app wsgi db upgrade`), never in a worker.
 preload_app = False
 
-# gunicorn keeps its own error (stderr) and access (stdout) logs. The service's loggers,
-# the worker's start line `tms_scheduler ready on <database>` among them, go to stderr at
-# INFO; other libraries' warnings too. The database URL is logged with its password hidden.
+# Every line gunicorn and the service write is one JSON object (tms_scheduler/logs.py): time
+# (RFC 3339, UTC), level, logger, message, the request id (the X-Request-ID answered), pid, and
+# any exception with its database values left out. gunicorn's error log and the service's loggers
+# (INFO; other libraries' warnings) go to stderr, the access log to stdout. The access line is
+# built from gunicorn's atoms without the query string: a patient search carries a name or a phone
+# there (%(U)s is the path alone; never %(r)s, %(q)s, or the referer %(f)s, which may hold one too).
+# The database URL of the start line is logged with its password hidden.
+access_log_format = "%(h)s %(m)s %(U)s %(s)s %(M)sms request_id=%({x-request-id}o)s"
+
+_JSON_HANDLER = {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "private"]}
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "root": {"level": "WARNING", "handlers": ["service"]},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {
-        "tms_scheduler": {"level": "INFO", "handlers": ["service"], "propagate": False},
+        "tms_scheduler": {"level": "INFO"},
+        # Named, so the plain handlers gunicorn gives them are replaced by these.
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
     },
     "handlers": {
-        "service": {"class": "logging.StreamHandler", "formatter": "service", "stream": "ext://sys.stderr"},
+        "stderr": {**_JSON_HANDLER, "stream": "ext://sys.stderr"},
+        "stdout": {**_JSON_HANDLER, "stream": "ext://sys.stdout"},
+    },
+    "filters": {
+        "request_id": {"()": "tms_scheduler.logs.RequestIdFilter"},
+        "private": {"()": "tms_scheduler.logs.PrivateDataFilter"},
     },
     "formatters": {
-        "service": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-                    "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
+        "json": {"()": "tms_scheduler.logs.JsonFormatter"},
     },
 }
+# Python's warnings as log lines too (the "py.warnings" logger), not as plain text on stderr.
+logging.captureWarnings(True)
 
 # No control socket: it lives at one path per user by default, so several gunicorns on
 # one machine (a chain's N web processes, the tests) would take over each other's.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """gunicorn's own refusals (a request line or headers over its limits: 414, 431; a malformed
+    request or chunk: 400) answered in the API's JSON error shape, not gunicorn's HTML page."""
+    from tms_scheduler.api.errors import answer_gunicorn_refusals_as_json
+
+    answer_gunicorn_refusals_as_json()

@@ -68,15 +68,10 @@ class writes_nothing:
 
 
 def error_fields(answer) -> set[str]:
-    """The field names an error answer blames, wherever flask-smorest or the service put them."""
+    """The fields an error answer blames: each path in `errors` ("phases.0.sessions"), and its top-level field."""
     errors = (answer.json or {}).get("errors") or {}
-    names = set()
-    for key, value in errors.items():
-        if key in ("json", "query", "form", "headers") and isinstance(value, dict):
-            names |= set(value)
-        else:
-            names.add(key)
-    return names
+    assert all(isinstance(why, str) for why in errors.values()), f"errors is {{path: reason}}: {errors}"
+    return set(errors) | {path.split(".", 1)[0] for path in errors}
 
 
 def fill_fullerton_figure8_chairs(client, preferred_time: str = "09:00", start_date: str = "2027-03-01") -> list[dict]:

@@ -7,20 +7,41 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, g, jsonify, request
-from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from .api import auth, availability, courses, errors, patients, protocols, reminders, sessions, sites, webhooks
+from . import logs
+from .api import (
+    audit,
+    auth,
+    availability,
+    courses,
+    docs,
+    errors,
+    headers,
+    inputs,
+    patients,
+    protocols,
+    reminders,
+    sessions,
+    sites,
+    webhooks,
+)
 from .api.context import authenticate_api_request
-from .api.openapi import PermissionsPlugin, check_every_route_has_a_rule
+from .api.openapi import (
+    RESPONSES,
+    DescribedApi,
+    DescriptionPlugin,
+    PermissionsPlugin,
+    check_every_route_has_a_rule,
+    describe_health,
+)
 from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
-ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp,
-              reminders.blp, webhooks.blp)
+              reminders.blp, webhooks.blp, audit.blp)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
@@ -28,37 +49,48 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=inputs.MAX_BODY_BYTES,  # 413 past it, with Content-Length or chunked
         API_TITLE="TMS scheduler",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Sessions' cookies (the pages to come): never readable by scripts, never sent cross-site,
+        # and over HTTPS only outside development.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env != "development" and settings.env != "test",
         API_SPEC_OPTIONS={
             "components": {
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                "responses": {
-                    "Unauthorized": {"description": "no valid bearer token", "content": ERROR_CONTENT},
-                    "Forbidden": {"description": "the caller's role may not do this", "content": ERROR_CONTENT},
-                },
+                "responses": RESPONSES,
             },
             "security": [{"bearer": []}],
         },
     )
+    logs.install(app)
     components = bootstrap(settings, clock=clock)
     engine = components.engine
     app.extensions["tms"] = components
 
-    api = Api(app, spec_kwargs={"extra_plugins": [PermissionsPlugin()]})
+    # Every <int:...> in a route is an id and every <string:...> a site id: bounded, else no route (404).
+    app.url_map.converters["int"] = inputs.IdConverter
+    app.url_map.converters["string"] = inputs.SlugConverter
+    api = DescribedApi(app, spec_kwargs={"marshmallow_plugin": DescriptionPlugin(),
+                                         "extra_plugins": [PermissionsPlugin()]})
+    api.register_converter(inputs.IdConverter, inputs.id_parameter)
+    api.register_converter(inputs.SlugConverter, inputs.slug_parameter)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     check_every_route_has_a_rule(app)
+    app.register_blueprint(docs.blp)
+    headers.install(app)
     errors.register(app)
+    app.before_request(inputs.check_request_body)  # 415, 413, 400 before anything reads the body
     app.before_request(authenticate_api_request)
     _add_health(app, engine)
     _add_metrics(app)
+    describe_health(api.spec, app)
     logging.getLogger(__name__).info("tms_scheduler ready on %s", engine.url.render_as_string(hide_password=True))
     return app
 
@@ -77,9 +109,11 @@ def _add_health(app: Flask, engine) -> None:
                 connection.execute(text("SELECT 1"))
             current = current_revision(engine)
         except Exception as exc:
-            return jsonify(status="unavailable", reason=f"database unreachable: {exc.__class__.__name__}"), 503
+            return (jsonify(status="unavailable", reason=f"database unreachable: {exc.__class__.__name__}"), 503,
+                    {"Retry-After": "5"})
         if current != head:
-            return jsonify(status="unavailable", reason=f"database at migration {current}, code expects {head}"), 503
+            return (jsonify(status="unavailable", reason=f"database at migration {current}, code expects {head}"), 503,
+                    {"Retry-After": "30"})
         return jsonify(status="ready", migration=current)
 
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from . import logs
 from .bootstrap import Components
 from .db import migrate
 from .domain.errors import DomainError
@@ -63,7 +66,8 @@ def seed_demo():
 @users_group.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["front_desk", "technician", "clinician", "admin"]))
-@click.option("--password", required=True, help="at least 8 characters")
+@click.option("--password", required=True,
+              help="at least 12 characters, 5 of them different, without the name, not a common password")
 def users_create(name, role, password):
     """Add a user who can sign in."""
     try:
@@ -78,7 +82,10 @@ def scheduler():
     """Run the background scheduler process (APScheduler) until stopped."""
     from .scheduler.process import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines on stderr, as the web process's. Each line's request id names the process: the
+    # host:pid the dispatcher claims reminders under (`leased_by`), so a line and the rows it is
+    # about can be matched.
+    logs.configure(logging.INFO, request_id=f"scheduler-{socket.gethostname()}:{os.getpid()}")
     run(_settings())
 
 

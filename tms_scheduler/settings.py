@@ -14,6 +14,31 @@ class SettingsError(RuntimeError):
     pass
 
 
+# Production's SECRET_KEY: at least this long, with at least this many different characters (not one
+# character repeated), and none of these placeholders in it (case aside).
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 8
+SECRET_KEY_PLACEHOLDERS = ("change-me", "change_me", "changeme", "replace-me", "replace_me", "replaceme", "secret",
+                           "placeholder", "example", "xxxxxxxx")
+_MAKE_A_KEY = "make one with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def secret_key_problem(key: str | None) -> str | None:
+    """Why production refuses this SECRET_KEY, in a sentence naming it (never quoting it); None if it will do."""
+    if not key:
+        return f"production needs SECRET_KEY; {_MAKE_A_KEY}"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"production needs a SECRET_KEY of at least {MIN_SECRET_KEY_LENGTH} characters; {_MAKE_A_KEY}"
+    lowered = key.lower()
+    for placeholder in SECRET_KEY_PLACEHOLDERS:
+        if placeholder in lowered:
+            return f"SECRET_KEY is a placeholder (it contains {placeholder!r}), not a key; {_MAKE_A_KEY}"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return (f"SECRET_KEY has fewer than {MIN_SECRET_KEY_DISTINCT_CHARACTERS} different characters, so it is no "
+                f"random key; {_MAKE_A_KEY}")
+    return None
+
+
 def _resolve_sqlite_path(url: str) -> str:
     # A relative SQLite path is taken from the project root, so every process
     # (web, scheduler, CLI) started anywhere opens the same file.
@@ -99,8 +124,8 @@ class Settings:
         if backend not in ("twilio", "log"):
             raise SettingsError(f"SMS_BACKEND must be 'twilio' or 'log', got {backend!r}")
         settings = cls(**{**values, "sms_backend": backend})
-        if settings.is_production and not env.get("SECRET_KEY"):
-            raise SettingsError("production needs SECRET_KEY")
+        if settings.is_production and not env.get("SECRET_KEY"):  # not the random one made for development
+            raise SettingsError(secret_key_problem(None))
         settings.check()
         return settings
 
@@ -111,6 +136,8 @@ class Settings:
             raise SettingsError(f"CLINIC_TIMEZONE must be an IANA zone, got {self.clinic_timezone!r}") from None
         if self.env not in ("development", "test", "production"):
             raise SettingsError(f"TMS_ENV must be development, test or production, got {self.env!r}")
+        if self.is_production and (problem := secret_key_problem(self.secret_key)):
+            raise SettingsError(problem)
         if self.is_production and not self.twilio_configured:
             raise SettingsError("production needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                                 "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")

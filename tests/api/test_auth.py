@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from argon2 import extract_parameters
+
 from tests.conftest import DEMO_PASSWORDS
 from tests.factories import error_fields, patient_body, writes_nothing
+from tms_scheduler.services import auth as auth_service
 
 TOKENS = "/api/v1/auth/tokens"
 
@@ -198,6 +201,81 @@ def test_the_lockout_ends_fifteen_minutes_after_the_failures(client, clock):
     clock.now += timedelta(minutes=15, seconds=1)
 
     assert sign_in(client, username, password).status_code == 201
+
+
+# --- no user enumeration: the same answers, and the same work, for unknown, known and disabled names
+
+class CountingHasher:
+    """The service's password hasher, noting each hash a password is checked against."""
+
+    def __init__(self, hasher):
+        self._hasher = hasher
+        self.checked: list[str] = []
+
+    def verify(self, password_hash, password):
+        self.checked.append(password_hash)
+        return self._hasher.verify(password_hash, password)
+
+    def __getattr__(self, name):
+        return getattr(self._hasher, name)
+
+
+def disable(admin, role: str) -> None:
+    username = DEMO_PASSWORDS[role][0]
+    (user_id,) = [u["id"] for u in admin.get("/api/v1/users").json if u["username"] == username]
+    assert admin.post(f"/api/v1/users/{user_id}/disable").status_code == 200
+
+
+def test_an_unknown_name_a_wrong_password_and_a_disabled_user_get_the_same_401(admin, client):
+    disable(admin, "clinician")
+
+    answers = [sign_in(client, "nobody-here", "whatever-password"),
+               sign_in(client, DEMO_PASSWORDS["technician"][0], "not-the-password"),
+               sign_in(client, *DEMO_PASSWORDS["clinician"])]  # the right password, but disabled
+
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert answers[0].json == answers[1].json == answers[2].json
+    assert answers[0].json["message"] == "Unknown username or wrong password"
+
+
+def test_after_five_failures_a_known_and_an_unknown_name_get_the_same_429(client):
+    known, unknown = DEMO_PASSWORDS["technician"][0], "nobody-here"
+    for username in (known, unknown):
+        for _ in range(5):
+            sign_in(client, username, "not-the-password")
+
+    answers = [sign_in(client, known, DEMO_PASSWORDS["technician"][1]), sign_in(client, unknown, "whatever")]
+
+    assert [a.status_code for a in answers] == [429, 429]
+    assert answers[0].json == answers[1].json
+    assert answers[0].headers["Retry-After"] == answers[1].headers["Retry-After"]
+
+
+def test_each_401_checks_one_password_at_the_same_cost_for_unknown_known_and_disabled_names(admin, client,
+                                                                                           monkeypatch):
+    disable(admin, "clinician")
+    counting = CountingHasher(auth_service._hasher)
+    monkeypatch.setattr(auth_service, "_hasher", counting)
+
+    sign_in(client, "nobody-here", "whatever-password")
+    sign_in(client, DEMO_PASSWORDS["technician"][0], "not-the-password")
+    sign_in(client, *DEMO_PASSWORDS["clinician"])
+
+    assert len(counting.checked) == 3
+    assert len({str(extract_parameters(h)) for h in counting.checked}) == 1  # one Argon2 cost for all three
+
+
+def test_a_429_checks_no_password_for_known_or_unknown_names(client, monkeypatch):
+    for username in (DEMO_PASSWORDS["technician"][0], "nobody-here"):
+        for _ in range(5):
+            sign_in(client, username, "not-the-password")
+    counting = CountingHasher(auth_service._hasher)
+    monkeypatch.setattr(auth_service, "_hasher", counting)
+
+    sign_in(client, *DEMO_PASSWORDS["technician"])
+    sign_in(client, "nobody-here", "whatever-password")
+
+    assert counting.checked == []
 
 
 # --- users

@@ -355,12 +355,12 @@ def test_an_unreadable_json_body_is_answered_400(front_desk, db):
     assert answer.status_code == 400
 
 
-def test_a_body_that_is_not_json_is_answered_422_as_if_empty(front_desk, db):
+def test_a_body_that_is_not_json_is_answered_415(front_desk, db):
     with writes_nothing(db):
         answer = front_desk.post(COURSES, data="patient_id=1&site_id=fullerton", content_type="text/plain")
 
-    assert answer.status_code == 422
-    assert "patient_id" in error_fields(answer)
+    assert answer.status_code == 415
+    assert answer.json["code"] == 415 and answer.json["message"]
 
 
 def test_a_body_over_1_mib_is_answered_413(front_desk, patient, db):

@@ -245,4 +245,6 @@ def test_the_openapi_description_gives_the_search_its_parameters_and_the_409_its
     get = spec["paths"]["/api/v1/availability"]["get"]
     assert {p["name"] for p in get["parameters"]} >= {"protocol_id", "from_date", "time", "site_id", "limit", "weeks"}
     assert {"200", "404", "422"} <= set(get["responses"])
-    assert "next_start" in spec["components"]["schemas"]["BookingConflictError"]["properties"]
+    error, extension = spec["components"]["schemas"]["BookingConflictError"]["allOf"]  # Error, and what it adds
+    assert error == {"$ref": "#/components/schemas/Error"}
+    assert "next_start" in extension["properties"]

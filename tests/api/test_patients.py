@@ -375,5 +375,7 @@ def test_the_openapi_description_declares_a_duplicates_409_with_the_existing_pat
 
     conflict = spec["paths"]["/api/v1/patients"]["post"]["responses"]["409"]
     schema = conflict["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert "existing_patient_id" in spec["components"]["schemas"][schema]["properties"]
+    extension = spec["components"]["schemas"][schema]["allOf"]  # the one Error schema, and what this one adds
+    assert extension[0] == {"$ref": "#/components/schemas/Error"}
+    assert "existing_patient_id" in extension[1]["properties"]
     assert "another_person" in spec["components"]["schemas"]["PatientCreate"]["properties"]

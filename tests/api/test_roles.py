@@ -10,8 +10,9 @@ import pytest
 from tms_scheduler.api import permissions
 from tms_scheduler.domain.roles import ROLES
 
+# No such user: disabling a demo user (or revoking their tokens) would sign out the roles the walk goes on with.
 PATH_VALUES = {"site_id": "fullerton", "chair_id": "1", "course_id": "1", "session_id": "1", "patient_id": "1",
-               "reminder_id": "1", "callback_id": "1"}
+               "reminder_id": "1", "callback_id": "1", "user_id": "999"}
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

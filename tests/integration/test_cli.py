@@ -13,6 +13,7 @@ from tms_scheduler.settings import Settings
 
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "test-auth-token",
           "TWILIO_FROM_NUMBER": "+17145550199"}
+STRONG_KEY = "9c41e07b5a2d8f63b1e4c97a05d2f8e61b3a7c94d0e25f8a6b1c3d7e9f024a5b"
 
 
 @pytest.fixture
@@ -94,6 +95,26 @@ def test_users_create_with_a_short_password_fails_with_a_clear_message_and_adds_
     assert row_counts(sqlite_file_url)["users"] == 0
 
 
+def test_users_create_with_a_password_containing_the_name_fails_saying_so_and_adds_nobody(upgraded,
+                                                                                        sqlite_file_url):
+    done = flask_cli("users", "create", "dr-reyes", "--role", "clinician", "--password", "Dr-Reyes-of-Fullerton",
+                     env=upgraded)
+
+    assert done.returncode != 0
+    assert "contains the username" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert row_counts(sqlite_file_url)["users"] == 0
+
+
+def test_users_create_with_a_common_password_fails_saying_so_and_adds_nobody(upgraded, sqlite_file_url):
+    done = flask_cli("users", "create", "dr-reyes", "--role", "clinician", "--password", "Password1234",
+                     env=upgraded)
+
+    assert done.returncode != 0
+    assert "commonest passwords" in done.stderr, done.stderr
+    assert row_counts(sqlite_file_url)["users"] == 0
+
+
 def test_users_create_refuses_a_name_that_is_taken(upgraded):
     ok(flask_cli("users", "create", "dr-reyes", "--role", "clinician", "--password", "a-long-secret", env=upgraded))
 
@@ -121,7 +142,15 @@ def test_production_without_a_secret_key_refuses_to_start_naming_secret_key(env)
     assert "SECRET_KEY" in done.stdout + done.stderr, done.stderr
 
 
+def test_production_with_a_placeholder_secret_key_refuses_to_start_naming_secret_key(env):
+    done = flask_cli("db", "current", env={**env, **TWILIO, "TMS_ENV": "production",
+                                           "SECRET_KEY": "CHANGE-ME-64-random-hex-characters"})
+
+    assert done.returncode != 0
+    assert "SECRET_KEY" in done.stdout + done.stderr, done.stderr
+
+
 def test_production_with_a_secret_key_and_twilio_settings_starts(env):
-    done = flask_cli("db", "current", env={**env, **TWILIO, "TMS_ENV": "production", "SECRET_KEY": "s" * 40})
+    done = flask_cli("db", "current", env={**env, **TWILIO, "TMS_ENV": "production", "SECRET_KEY": STRONG_KEY})
 
     assert done.returncode == 0, done.stderr

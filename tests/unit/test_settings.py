@@ -10,7 +10,9 @@ from tms_scheduler.settings import Settings, SettingsError
 
 PROJECT_ROOT = Path(tms_scheduler.__file__).resolve().parent.parent
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM_NUMBER": "+17145550100"}
-PRODUCTION = {"TMS_ENV": "production", "SECRET_KEY": "s" * 64, **TWILIO}
+# As `python3 -c 'import secrets; print(secrets.token_hex(32))'` makes one.
+STRONG_KEY = "9c41e07b5a2d8f63b1e4c97a05d2f8e61b3a7c94d0e25f8a6b1c3d7e9f024a5b"
+PRODUCTION = {"TMS_ENV": "production", "SECRET_KEY": STRONG_KEY, **TWILIO}
 
 
 def test_database_url_defaults_to_instance_tms_db_under_the_project_root():
@@ -115,14 +117,78 @@ def test_production_refuses_to_start_without_a_secret_key():
         Settings.from_env({k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"})
 
 
+def test_production_refuses_to_start_with_an_empty_secret_key():
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": ""})
+
+
+def test_production_refuses_to_start_with_a_secret_key_shorter_than_32_characters():
+    with pytest.raises(SettingsError, match="SECRET_KEY of at least 32 characters"):
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": STRONG_KEY[:31]})
+
+
+def test_production_starts_with_a_random_secret_key_of_32_characters():
+    assert Settings.from_env({**PRODUCTION, "SECRET_KEY": STRONG_KEY[:32]}).secret_key == STRONG_KEY[:32]
+
+
+@pytest.mark.parametrize("key", [
+    "CHANGE-ME-64-random-hex-characters",
+    "9c41e07b5a2d8f63changeme1e4c97a05d2f8e61b3a7c94",
+    "9c41e07b5a2d8f63Change_Me1e4c97a05d2f8e61b3a7c94",
+    "my-super-SECRET-key-for-the-clinic-2027",
+    "replace-me-with-64-random-hex-characters-please",
+])
+def test_production_refuses_to_start_with_a_placeholder_secret_key(key):
+    with pytest.raises(SettingsError, match="SECRET_KEY is a placeholder"):
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": key})
+
+
+def test_production_refuses_to_start_with_a_secret_key_of_one_repeated_character():
+    with pytest.raises(SettingsError, match="SECRET_KEY has fewer than 8 different characters"):
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": "s" * 64})
+
+
+def test_production_refuses_to_start_with_a_secret_key_of_a_few_characters_repeated():
+    with pytest.raises(SettingsError, match="SECRET_KEY has fewer than 8 different characters"):
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": "0123456" * 8})
+
+
+def test_a_refused_secret_key_is_not_quoted_in_the_message():
+    key = "3f9a" * 4 + "CHANGE-ME" + "b7e1" * 4
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**PRODUCTION, "SECRET_KEY": key})
+
+    assert "3f9a" not in str(refused.value) and "b7e1" not in str(refused.value)
+
+
+def test_the_production_example_file_is_refused_until_its_secret_key_is_set():
+    lines = (PROJECT_ROOT / "config" / "production.env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env(example)
+    assert Settings.from_env({**example, "SECRET_KEY": STRONG_KEY}).is_production
+
+
+def test_development_takes_any_secret_key_given():
+    assert Settings.from_env({"SECRET_KEY": "dev"}).secret_key == "dev"
+
+
 def test_production_refuses_to_start_without_twilio_settings():
     with pytest.raises(SettingsError, match="TWILIO"):
-        Settings.from_env({"TMS_ENV": "production", "SECRET_KEY": "s" * 64})
+        Settings.from_env({"TMS_ENV": "production", "SECRET_KEY": STRONG_KEY})
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"])
+def test_production_refuses_to_start_without_each_twilio_setting(missing):
+    with pytest.raises(SettingsError, match=missing):
+        Settings.from_env({k: v for k, v in PRODUCTION.items() if k != missing})
 
 
 def test_production_refuses_to_start_on_the_log_backend_without_twilio_settings():
     with pytest.raises(SettingsError):
-        Settings.from_env({"TMS_ENV": "production", "SECRET_KEY": "s" * 64, "SMS_BACKEND": "log"})
+        Settings.from_env({"TMS_ENV": "production", "SECRET_KEY": STRONG_KEY, "SMS_BACKEND": "log"})
 
 
 def test_an_unknown_environment_is_refused():

@@ -16,8 +16,8 @@ blp = Blueprint("availability", __name__, url_prefix="/api/v1/availability",
 class NextStarts(MethodView):
     @blp.arguments(schemas.NextStartQuery, location="query")
     @blp.response(200, schemas.NextStarts)
-    @blp.alt_response(404, schema=schemas.ApiError, description="unknown protocol or site")
-    @blp.alt_response(422, schema=schemas.ApiError,
+    @blp.alt_response(404, schema=schemas.Error, description="unknown protocol or site")
+    @blp.alt_response(422, schema=schemas.Error,
                       description="a site without TMS, or without a chair for the protocol; from_date in the past; "
                                   "a time not in HH:MM; limit or weeks out of range")
     def get(self, query):

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from ..logs import current_request_id
 from ..services import catalog
 from ..services.actor import Actor
 from ..services.auth import Caller, caller_for
@@ -36,8 +37,14 @@ def caller() -> Caller:
 
 
 def actor() -> Actor:
-    """The signed-in caller, as the services take who makes a change."""
-    return Actor(g.caller.user_id, g.caller.role)
+    """The signed-in caller, as the services take who reads or changes something, and from where."""
+    return Actor(g.caller.user_id, g.caller.role, username=g.caller.username, request_id=current_request_id(),
+                 client_ip=request.remote_addr)
+
+
+def anonymous() -> Actor:
+    """Someone not signed in (signing in): known by the request and address only."""
+    return Actor(None, "anonymous", request_id=current_request_id(), client_ip=request.remote_addr)
 
 
 def authenticate_api_request() -> None:

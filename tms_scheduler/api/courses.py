@@ -17,16 +17,20 @@ class Courses(MethodView):
     @blp.response(200, schemas.Course(many=True))
     def get(self, query):
         """Courses, by patient, site, status, or the patient's name or phone (q)"""
-        found = courses.list_courses(runtime(), patient_id=query.get("patient_id"), site_id=query.get("site_id"),
-                                     status=query.get("status"), q=query.get("q"), limit=query["limit"],
-                                     offset=query["offset"])
+        found = courses.list_courses(runtime(), actor(), patient_id=query.get("patient_id"),
+                                     site_id=query.get("site_id"), status=query.get("status"), q=query.get("q"),
+                                     limit=query["limit"], offset=query["offset"])
         return [course_out(c) for c in found]
 
     @blp.arguments(schemas.CourseCreate)
     @blp.response(201, schemas.Course)
     @blp.alt_response(409, schema=schemas.BookingConflictError,
                       description="some session finds no free chair, or the patient has an active course")
-    @blp.alt_response(422, schema=schemas.ApiError, description="a rule forbids the booking")
+    @blp.alt_response(404, schema=schemas.Error, description="no such patient, site or protocol (`errors` names which)")
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="a field is refused, or a rule forbids the booking (a site without TMS or a fitting "
+                                  "chair, a start day it is closed or in the past, the course beyond the "
+                                  "authorization)")
     def post(self, body):
         """Book a whole course: every session in a fitting chair, or none"""
         auth = body.get("authorization")
@@ -48,13 +52,14 @@ class CourseById(MethodView):
     @blp.response(200, schemas.Course)
     def get(self, course_id):
         """One course with all its sessions"""
-        return course_out(courses.get_course(runtime(), course_id))
+        return course_out(courses.get_course(runtime(), course_id, actor()))
 
 
 @blp.route("/courses/<int:course_id>/cancel")
 class CancelCourse(MethodView):
     @blp.arguments(schemas.Reason)
     @blp.response(200, schemas.Course)
+    @blp.alt_response(409, schema=schemas.Error, description="the course is completed or cancelled already")
     def post(self, body, course_id):
         """Cancel the rest of the course: every session still ahead is released"""
         return course_out(course_changes.cancel_course(runtime(), course_id, body["reason"], actor()))
@@ -64,6 +69,8 @@ class CancelCourse(MethodView):
 class PauseCourse(MethodView):
     @blp.arguments(schemas.Reason)
     @blp.response(200, schemas.Course)
+    @blp.alt_response(409, schema=schemas.Error,
+                      description="the course is not active and running (over, or paused already)")
     def post(self, body, course_id):
         """Pause the course: its future sessions are released"""
         return course_out(course_changes.pause_course(runtime(), course_id, body["reason"], actor()))
@@ -73,6 +80,9 @@ class PauseCourse(MethodView):
 class ResumeCourse(MethodView):
     @blp.arguments(schemas.Resume)
     @blp.response(200, schemas.Course)
+    @blp.alt_response(409, schema=schemas.Error,
+                      description="the course is not paused, or the released sessions find no free chair")
+    @blp.alt_response(422, schema=schemas.Error, description="from_date in the past or a day the site is closed")
     def post(self, body, course_id):
         """Resume a paused course: the released sessions are laid out again from from_date"""
         return course_out(course_changes.resume_course(runtime(), course_id, body["from_date"], actor()))
@@ -82,6 +92,8 @@ class ResumeCourse(MethodView):
 class Assessments(MethodView):
     @blp.arguments(schemas.AssessmentCreate)
     @blp.response(201, schemas.Assessment)
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="a score out of 0-27, or taken_on in the future or long before the course")
     def post(self, body, course_id):
         """Record a PHQ-9 score (0-27); the earliest is the baseline"""
         return progress.add_assessment(runtime(), course_id, actor(), instrument=body["instrument"],
@@ -90,7 +102,7 @@ class Assessments(MethodView):
     @blp.response(200, schemas.Assessment(many=True))
     def get(self, course_id):
         """The course's scores, oldest first"""
-        return progress.list_assessments(runtime(), course_id)
+        return progress.list_assessments(runtime(), course_id, actor())
 
 
 @blp.route("/courses/<int:course_id>/progress")
@@ -98,5 +110,5 @@ class CourseProgress(MethodView):
     @blp.response(200, schemas.Progress)
     def get(self, course_id):
         """Attendance, make-ups, outcomes and flags (PHQ-9 left out for the front desk)"""
-        return progress_out(progress.course_progress(runtime(), course_id),
+        return progress_out(progress.course_progress(runtime(), course_id, actor()),
                             with_phq9=sees_phq9())

@@ -17,14 +17,15 @@ class Patients(MethodView):
     @blp.response(200, schemas.Patient(many=True))
     def get(self, query):
         """Find patients by name prefix or phone"""
-        return patients.search_patients(runtime(), query.get("q"), limit=query["limit"], offset=query["offset"])
+        return patients.search_patients(runtime(), query.get("q"), actor(), limit=query["limit"],
+                                        offset=query["offset"])
 
     @blp.arguments(schemas.PatientCreate)
     @blp.response(201, schemas.Patient)
     @blp.alt_response(409, schema=schemas.DuplicatePatientError,
                       description="a patient with the same name (case and accents aside) and date of birth exists; "
                                   "existing_patient_id names it; send another_person: true if this is someone else")
-    @blp.alt_response(422, schema=schemas.ApiError, description="a field is refused (a phone with letters or an "
+    @blp.alt_response(422, schema=schemas.Error, description="a field is refused (a phone with letters or an "
                                                                 "extension, a birth date in the future)")
     def post(self, body):
         """Register a patient"""
@@ -36,10 +37,13 @@ class PatientById(MethodView):
     @blp.response(200, schemas.Patient)
     def get(self, patient_id):
         """One patient"""
-        return patients.get_patient(runtime(), patient_id)
+        return patients.get_patient(runtime(), patient_id, actor())
 
-    @blp.arguments(schemas.PatientFields)
+    @blp.arguments(schemas.PatientPatch)
     @blp.response(200, schemas.Patient)
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="an empty body, or a field refused (a phone with letters or an extension, a birth "
+                                  "date in the future)")
     @blp.alt_response(409, schema=schemas.DuplicatePatientError,
                       description="the change makes the patient another's double (name and date of birth); "
                                   "send another_person: true if they are two people")

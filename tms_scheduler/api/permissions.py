@@ -52,12 +52,18 @@ class Operation:
 
 S, C, SE, P = "/api/v1/sites/<string:site_id>", "/api/v1/courses/<int:course_id>", \
     "/api/v1/sessions/<int:session_id>", "/api/v1/patients/<int:patient_id>"
+U = "/api/v1/users/<int:user_id>"
 
 OPERATIONS: tuple[Operation, ...] = (
     # signing in and users
     Operation("signIn", "POST", "/api/v1/auth/tokens", PUBLIC, "sign in"),
     Operation("signOut", "DELETE", "/api/v1/auth/tokens/current", SIGNED_IN, "sign out"),
+    Operation("listUsers", "GET", "/api/v1/users", ADMIN_ONLY, "read the users"),
     Operation("createUser", "POST", "/api/v1/users", ADMIN_ONLY, "add a user"),
+    Operation("disableUser", "POST", f"{U}/disable", ADMIN_ONLY,
+              "disable a user (no sign-in; their tokens stop working at once)"),
+    Operation("enableUser", "POST", f"{U}/enable", ADMIN_ONLY, "enable a disabled user again"),
+    Operation("revokeUserTokens", "POST", f"{U}/revoke-tokens", ADMIN_ONLY, "revoke all of a user's tokens"),
     # sites, chairs, closures, protocols: every role reads them, the administrator writes them
     Operation("listSites", "GET", "/api/v1/sites", EVERY_ROLE, "read sites"),
     Operation("createSite", "POST", "/api/v1/sites", ADMIN_ONLY, "add a site"),
@@ -115,6 +121,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("listCallbacks", "GET", f"{S}/callbacks", DESK, "read the call-back list"),
     Operation("markCallbackDone", "POST", "/api/v1/callbacks/<int:callback_id>/done", DESK,
               "mark a call-back done"),
+    # the audit trail
+    Operation("listAuditEvents", "GET", "/api/v1/audit", ADMIN_ONLY, "read the audit trail"),
 )
 
 BY_ROUTE: dict[tuple[str, str], Operation] = {(op.method, op.rule): op for op in OPERATIONS}

@@ -1,11 +1,8 @@
 """Rows into the shapes the schemas answer, with instants in the site's zone."""
 from __future__ import annotations
 
-from sqlalchemy import inspect
-
 from ..db import models
-from ..services import patients
-from .context import runtime, zone_of
+from .context import zone_of
 
 
 def session_out(s: models.TreatmentSession) -> dict:
@@ -71,6 +68,5 @@ def course_out(c: models.Course) -> dict:
 
 
 def _patient_of(c: models.Course) -> dict:
-    # Courses read back come with their patient; one booked just now does not, and costs one read.
-    patient = c.patient if "patient" not in inspect(c).unloaded else patients.get_patient(runtime(), c.patient_id)
-    return {"id": patient.id, "name": f"{patient.first_name} {patient.last_name}"}
+    # Every course a service answers comes with its patient loaded (a booking sets it).
+    return {"id": c.patient.id, "name": f"{c.patient.first_name} {c.patient.last_name}"}

@@ -17,9 +17,10 @@ class Protocols(MethodView):
         """Every protocol with its cadence"""
         return catalog.list_protocols(runtime())
 
-    @blp.arguments(schemas.Protocol)
+    @blp.arguments(schemas.ProtocolCreate)
     @blp.response(201, schemas.Protocol)
-    @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
+    @blp.alt_response(409, schema=schemas.Error, description="the id is taken")
+    @blp.alt_response(422, schema=schemas.Error, description="a field is refused, or the cadence cannot be planned")
     def post(self, body):
         """Add a protocol (admin)"""
         return catalog.create_protocol(runtime(), body, actor())

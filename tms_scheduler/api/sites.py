@@ -20,7 +20,10 @@ class Sites(MethodView):
 
     @blp.arguments(schemas.SiteCreate)
     @blp.response(201, schemas.Site)
-    @blp.alt_response(409, schema=schemas.ApiError, description="the id is taken")
+    @blp.alt_response(409, schema=schemas.Error, description="the id is taken")
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="an unknown time zone or holiday calendar, closing not after opening, a phone with "
+                                  "letters or an extension")
     def post(self, body):
         """Add a site (admin)"""
         site = catalog.create_site(runtime(), body, actor())
@@ -35,8 +38,11 @@ class SiteById(MethodView):
         """One site"""
         return catalog.get_site(runtime(), site_id)
 
-    @blp.arguments(schemas.SiteFields)
+    @blp.arguments(schemas.SitePatch)
     @blp.response(200, schemas.Site)
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="an empty body, an unknown time zone or holiday calendar, closing not after opening,"
+                                  " a phone with letters or an extension")
     def patch(self, body, site_id):
         """Change a site (admin)"""
         site = catalog.update_site(runtime(), site_id, body, actor())
@@ -51,8 +57,9 @@ class Chairs(MethodView):
         """The site's chairs"""
         return catalog.list_chairs(runtime(), site_id)
 
-    @blp.arguments(schemas.Chair)
+    @blp.arguments(schemas.ChairCreate)
     @blp.response(201, schemas.Chair)
+    @blp.alt_response(409, schema=schemas.Error, description="the site has a chair with that name")
     def post(self, body, site_id):
         """Add a chair (admin)"""
         return catalog.create_chair(runtime(), site_id, body, actor())
@@ -62,6 +69,10 @@ class Chairs(MethodView):
 class ChairById(MethodView):
     @blp.arguments(schemas.ChairPatch)
     @blp.response(200, schemas.Chair)
+    @blp.alt_response(409, schema=schemas.Error,
+                      description="the name is taken, or the chair still holds sessions ahead")
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="an empty body, or out_of_service_from set here (use out-of-service)")
     def patch(self, body, site_id, chair_id):
         """Rename a chair, retire an empty one, or put one back in service (admin)"""
         return catalog.update_chair(runtime(), site_id, chair_id, body, actor())
@@ -77,7 +88,9 @@ class Closures(MethodView):
 
     @blp.arguments(schemas.ClosureCreate)
     @blp.response(201, schemas.ClosureCreated)
-    @blp.alt_response(409, schema=schemas.ApiError, description="already closed that day")
+    @blp.alt_response(409, schema=schemas.Error, description="already closed that day")
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="a date in the past; with replan, a session no day can take")
     def post(self, body, site_id):
         """Close the site for a day (admin); answers the sessions booked that day and, with replan, their moves"""
         closure, disruption = disruptions.close_site(runtime(), site_id, body["date"], body["reason"], actor(),
@@ -91,6 +104,8 @@ class Closures(MethodView):
 class ChairOutOfService(MethodView):
     @blp.arguments(schemas.OutOfService)
     @blp.response(200, schemas.ChairDisruption)
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="from_date in the past; with replan, a session no other chair can take")
     def post(self, body, site_id, chair_id):
         """Take a chair out of service from a day (admin); answers the sessions in it and, with replan, their moves"""
         chair, disruption = disruptions.retire_chair(runtime(), site_id, chair_id, body["from_date"], body["reason"],
@@ -105,7 +120,7 @@ class Worklist(MethodView):
     @blp.response(200, schemas.WorklistEntry(many=True))
     def get(self, query, site_id):
         """The site's active courses with their flags, most urgent first"""
-        entries = progress.worklist(runtime(), site_id, flag=query.get("flag"))
+        entries = progress.worklist(runtime(), site_id, actor(), flag=query.get("flag"))
         return [{**progress_out(e, with_phq9=True), "patient_name": e.patient_name} for e in entries]
 
 
@@ -115,7 +130,7 @@ class Schedule(MethodView):
     @blp.response(200, schemas.Board)
     def get(self, query, site_id):
         """The day's board: every chair and its sessions"""
-        board = courses.day_board(runtime(), site_id, query["date"])
+        board = courses.day_board(runtime(), site_id, query["date"], actor())
         return {
             "site_id": board.site_id, "date": board.date, "closed": board.closed,
             "closed_reason": board.closed_reason,
@@ -132,6 +147,10 @@ class Schedule(MethodView):
 class Availability(MethodView):
     @blp.arguments(schemas.AvailabilityQuery, location="query")
     @blp.response(200, schemas.Availability)
+    @blp.alt_response(404, schema=schemas.Error, description="no such site or protocol")
+    @blp.alt_response(422, schema=schemas.Error,
+                      description="a site without TMS or a chair for the protocol; start_date in the past or a day the"
+                                  " site is closed")
     def get(self, query, site_id):
         """Start times at which a whole course of the protocol fits, from start_date"""
         times = booking.availability(runtime(), site_id, query["protocol_id"], query["start_date"])

@@ -15,6 +15,8 @@ from ..services import inbound
 from . import schemas
 from .context import runtime, settings
 
+SIGNED = "No sign-in needed: Twilio signs it (X-Twilio-Signature for PUBLIC_BASE_URL + the path), else 403."
+
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio", description="Twilio's webhooks")
 
 
@@ -36,10 +38,10 @@ def _twiml(reply: str | None) -> Response:
 
 @blp.route("/status")
 class Status(MethodView):
-    @blp.doc(security=[])
+    @blp.doc(security=[], operationId="receiveTwilioStatus", description=SIGNED)
     @blp.arguments(schemas.TwilioStatus, location="form")
     @blp.response(204)
-    @blp.alt_response(403, schema=schemas.ApiError, description="not signed by Twilio")
+    @blp.alt_response(403, schema=schemas.Error, description="not signed by Twilio")
     def post(self, form):
         """A text's delivery status, as Twilio reports it (sent, delivered, undelivered, failed)"""
         inbound.record_status(runtime(), form["MessageSid"], form["MessageStatus"], form.get("ErrorCode"))
@@ -47,10 +49,10 @@ class Status(MethodView):
 
 @blp.route("/inbound")
 class Inbound(MethodView):
-    @blp.doc(security=[])
+    @blp.doc(security=[], operationId="receiveTwilioText", description=SIGNED)
     @blp.arguments(schemas.TwilioInbound, location="form")
     @blp.response(200, content_type="text/xml")
-    @blp.alt_response(403, schema=schemas.ApiError, description="not signed by Twilio")
+    @blp.alt_response(403, schema=schemas.Error, description="not signed by Twilio")
     def post(self, form):
         """A patient's text; the answer (TwiML) is the reply, if any"""
         return _twiml(inbound.receive_text(runtime(), sid=form["MessageSid"], phone=form["From"],

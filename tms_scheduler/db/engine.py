@@ -8,7 +8,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .audit_log import install_audit_flush
 from .write_guard import install_write_guard
+
+# How long opening a PostgreSQL connection may take before the request gives up (503).
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -16,18 +20,22 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
         _serialise_sqlite_writes(engine)
         return engine
-    # No pre-ping: it costs a round trip per checkout; a connection the server dropped
-    # fails its statement, SQLAlchemy discards the pool, and the request can be retried.
+    # Pre-ping: each checkout first tests its pooled connection (one round trip) and replaces
+    # a dead one (the server restarted, a proxy dropped it) before anything is sent on it, so
+    # a request after a restart does not fail once. A connection lost mid-request is not
+    # retried: api/errors.py answers 503 with Retry-After, and the transaction rolled back.
+    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_recycle", 1800)
-    # Sessions on UTC: timestamps come back already in UTC and need no conversion.
-    kwargs.setdefault("connect_args", {"options": "-c timezone=UTC"})
+    # Sessions on UTC: timestamps come back already in UTC and need no conversion. A short
+    # connect timeout: while the server is unreachable a request is answered 503, not held.
+    kwargs.setdefault("connect_args", {"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_SECONDS})
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    return create_engine(url, hide_parameters=True, **kwargs)
 
 
 def _serialise_sqlite_writes(engine: Engine) -> None:
@@ -55,6 +63,7 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     install_write_guard(factory)
+    install_audit_flush(factory)
     return factory
 
 

@@ -414,3 +414,28 @@ class Callback(Base):
         Index("ix_callbacks_message_id", "message_id"),
         Index("ix_callbacks_done_by", "done_by"),
     )
+
+
+class AuditEvent(Base):
+    """One read or change of patient data, or one sign-in: append only (the database refuses UPDATE
+    and DELETE on it). No foreign keys: the record outlives what it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(30))
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_patient_at", "patient_id", "at"),
+        Index("ix_audit_events_user_at", "user_id", "at"),
+    )

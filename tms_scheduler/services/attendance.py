@@ -9,9 +9,10 @@ from sqlalchemy import select
 from ..db import models
 from ..domain import lifecycle
 from ..domain.errors import NotFound
+from . import audit
 from .actor import Actor
 from .course_context import CourseContext, load_course_of_session
-from .lookups import get_or_404
+from .lookups import get_or_404, referenced
 from .makeups import MissOutcome, make_up_if_possible
 from .runtime import Runtime
 from .session_changes import SessionChanges
@@ -53,6 +54,7 @@ def complete(rt: Runtime, session_id: int, details: TreatmentDetails, actor: Act
             side_effects=list(details.side_effects), discomfort=details.discomfort, technician_id=actor.user_id,
             supervising_physician=details.supervising_physician, notes=details.notes, recorded_at=now,
         ))
+        audit.note(db, actor, now, audit.CREATE, audit.TREATMENT_RECORD, s.id, ctx.course.patient_id)
         _complete_course_if_done(db, ctx, actor, now)
     return s
 
@@ -97,20 +99,24 @@ def record_miss(changes: SessionChanges, ctx: CourseContext, s: models.Treatment
     return make_up_if_possible(changes, ctx, s, override_reason, step_minutes)
 
 
-def treatment_record(rt: Runtime, session_id: int) -> models.TreatmentRecord:
+def treatment_record(rt: Runtime, session_id: int, actor: Actor) -> models.TreatmentRecord:
     with rt.transaction() as db:
-        get_or_404(db, models.TreatmentSession, session_id, "session")
+        session = get_or_404(db, models.TreatmentSession, session_id, "session")
         record = db.get(models.TreatmentRecord, session_id)
         if record is None:
             raise NotFound(f"Session {session_id} has no treatment record (it is not completed)")
+        audit.note(db, actor, rt.now(), audit.READ, audit.TREATMENT_RECORD, session_id,
+                   referenced(db, models.Course, session.course_id).patient_id)
         return record
 
 
-def session_history(rt: Runtime, session_id: int) -> tuple[models.TreatmentSession,
-                                                          list[tuple[models.SessionEvent, str | None]]]:
+def session_history(rt: Runtime, session_id: int, actor: Actor) -> tuple[
+        models.TreatmentSession, list[tuple[models.SessionEvent, str | None]]]:
     """The session and every change of it, oldest first, each with its user's name (None: the scheduler)."""
     with rt.transaction() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
+        audit.note(db, actor, rt.now(), audit.READ, audit.SESSION, session_id,
+                   referenced(db, models.Course, session.course_id).patient_id)
         return session, [(event, username) for event, username in db.execute(
             select(models.SessionEvent, models.User.username)
             .outerjoin(models.User, models.User.id == models.SessionEvent.user_id)

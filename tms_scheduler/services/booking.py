@@ -119,6 +119,7 @@ def _book(changes: SessionChanges, request: BookingRequest, step_minutes: int) -
         for s in plan.sessions
     ], action="book")
     set_committed_value(course, "sessions", sessions)
+    set_committed_value(course, "patient", patient)  # the answer names the patient without another read
     return course
 
 

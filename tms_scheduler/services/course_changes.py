@@ -7,6 +7,7 @@ from ..db import models
 from ..domain import lifecycle
 from ..domain.errors import RuleViolation, StateConflict
 from ..domain.makeups import lay_out_again
+from . import audit
 from .actor import Actor
 from .course_context import CourseContext, busy_book, load_course
 from .courses import get_course
@@ -28,7 +29,8 @@ def cancel_course(rt: Runtime, course_id: int, reason: str, actor: Actor) -> mod
         SessionChanges(db, actor, now).release(_ahead(ctx, now), by=lifecycle.BY_COURSE_CANCEL, reason=reason)
         ctx.course.status, ctx.course.ended_at, ctx.course.cancel_reason = lifecycle.COURSE_CANCELLED, now, reason
         ctx.record(db, actor, now, "cancel", reason)
-    return get_course(rt, course_id)
+        audit.note(db, actor, now, audit.UPDATE, audit.COURSE, ctx.course.id, ctx.course.patient_id)
+    return get_course(rt, course_id, actor)
 
 
 def pause_course(rt: Runtime, course_id: int, reason: str, actor: Actor) -> models.Course:
@@ -41,7 +43,8 @@ def pause_course(rt: Runtime, course_id: int, reason: str, actor: Actor) -> mode
         SessionChanges(db, actor, now).release(_ahead(ctx, now), by=lifecycle.BY_PAUSE, reason=reason)
         ctx.course.paused_at = now
         ctx.record(db, actor, now, "pause", reason)
-    return get_course(rt, course_id)
+        audit.note(db, actor, now, audit.UPDATE, audit.COURSE, ctx.course.id, ctx.course.patient_id)
+    return get_course(rt, course_id, actor)
 
 
 def resume_course(rt: Runtime, course_id: int, from_date: date, actor: Actor) -> models.Course:
@@ -68,4 +71,5 @@ def resume_course(rt: Runtime, course_id: int, from_date: date, actor: Actor) ->
         ctx.sessions.extend(SessionChanges(db, actor, now).create(ctx.course, new, action="resume"))
         ctx.course.paused_at = None
         ctx.record(db, actor, now, "resume", f"from {from_date}")
-    return get_course(rt, course_id)
+        audit.note(db, actor, now, audit.UPDATE, audit.COURSE, ctx.course.id, ctx.course.patient_id)
+    return get_course(rt, course_id, actor)

@@ -9,23 +9,25 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..db import models
 from ..domain import lifecycle
-from . import patients
+from . import audit, patients
+from .actor import Actor
 from .catalog import sessions_on_day
-from .lookups import get_or_404, not_found, why_closed
+from .lookups import get_or_404, not_found, referenced, why_closed
 from .runtime import Runtime
 
 
-def get_course(rt: Runtime, course_id: int) -> models.Course:
+def get_course(rt: Runtime, course_id: int, actor: Actor) -> models.Course:
     """The course with its sessions and its patient."""
     with rt.transaction() as db:
         course = db.scalar(select(models.Course).where(models.Course.id == course_id)
                            .options(selectinload(models.Course.sessions), joinedload(models.Course.patient)))
         if course is None:
             raise not_found("course", course_id)
+        audit.note(db, actor, rt.now(), audit.READ, audit.COURSE, course.id, course.patient_id)
         return course
 
 
-def list_courses(rt: Runtime, *, patient_id: int | None, site_id: str | None,
+def list_courses(rt: Runtime, actor: Actor, *, patient_id: int | None, site_id: str | None,
                  status: str | None, limit: int, offset: int, q: str | None = None) -> list[models.Course]:
     """Courses with their sessions and patients, by id; `q` finds them by the patient's name or phone."""
     query = (select(models.Course).join(models.Course.patient)
@@ -39,12 +41,17 @@ def list_courses(rt: Runtime, *, patient_id: int | None, site_id: str | None,
     if status is not None:
         query = query.where(models.Course.status == status)
     with rt.transaction() as db:
-        return list(db.scalars(query.order_by(models.Course.id).limit(limit).offset(offset)))
+        found = list(db.scalars(query.order_by(models.Course.id).limit(limit).offset(offset)))
+        audit.note_read(db, actor, rt.now(), audit.COURSE, [(c.id, c.patient_id) for c in found])
+        return found
 
 
-def get_session(rt: Runtime, session_id: int) -> models.TreatmentSession:
+def get_session(rt: Runtime, session_id: int, actor: Actor) -> models.TreatmentSession:
     with rt.transaction() as db:
-        return get_or_404(db, models.TreatmentSession, session_id, "session")
+        session = get_or_404(db, models.TreatmentSession, session_id, "session")
+        audit.note(db, actor, rt.now(), audit.READ, audit.SESSION, session.id,
+                   referenced(db, models.Course, session.course_id).patient_id)
+        return session
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ class DayBoard:
         return self.closed_reason is not None
 
 
-def day_board(rt: Runtime, site_id: str, day: date) -> DayBoard:
+def day_board(rt: Runtime, site_id: str, day: date, actor: Actor) -> DayBoard:
     """Every chair of the site with the day's sessions in it, in time order; cancelled ones left out.
 
     On a day the site is closed, the sessions still there are the ones the front desk has to move.
@@ -88,6 +95,7 @@ def day_board(rt: Runtime, site_id: str, day: date) -> DayBoard:
                     .where(models.Course.id.in_(course_ids))
                 )
             }
+        audit.note_read(db, actor, rt.now(), audit.SESSION, [(s.id, names[s.course_id][0]) for s in sessions])
     by_chair: dict[int, list[BoardEntry]] = {c.id: [] for c in chairs}
     for s in sessions:
         patient_id, name = names[s.course_id]

@@ -57,10 +57,10 @@ PROTOCOLS: list[dict[str, Any]] = [
 
 # One user per role. Their passwords are for the demo only and printed by seed-demo in development.
 DEMO_USERS = [
-    ("frontdesk", "front_desk", "frontdesk-demo"),
-    ("technician", "technician", "technician-demo"),
-    ("clinician", "clinician", "clinician-demo"),
-    ("admin", "admin", "admin-demo-password"),
+    ("frontdesk", "front_desk", "oak-reception-demo"),
+    ("technician", "technician", "oak-coil-room-demo"),
+    ("clinician", "clinician", "oak-phq9-review-demo"),
+    ("admin", "admin", "oak-office-keys-demo"),
 ]
 
 

@@ -30,6 +30,8 @@ from ..domain import lifecycle, reminders, texts
 from ..domain.calendar import day_start
 from ..sms.log_sender import masked
 from ..sms.sender import INVALID_NUMBER, UNSUBSCRIBED, Outgoing, SendFailed
+from . import audit
+from .actor import SCHEDULER
 from .reminder_planning import policy_from
 from .runtime import Runtime, Texting
 
@@ -227,8 +229,16 @@ _ADD_MESSAGE = insert(_M).values(
     twilio_sid=bindparam("sent_sid", type_=String), reminder_id=bindparam("sent_reminder_id", type_=Integer),
     at=bindparam("sent_now", type_=UTCDateTime))
 # Both in one statement (PostgreSQL's data-modifying WITH), answering 1 if the reminder was marked.
+# The audit trail's row for the text: the scheduler created a message of the patient's.
+_A = models.AuditEvent
+_AUDIT_SENT = insert(_A).values(
+    at=bindparam("sent_now", type_=UTCDateTime), user_id=None, username=None, role=SCHEDULER.role,
+    action=audit.CREATE, entity=audit.MESSAGE, entity_id=bindparam("sent_sid", type_=String),
+    patient_id=bindparam("sent_patient_id", type_=Integer), request_id=bindparam("sent_worker", type_=String),
+    client_ip=None)
 _RECORD_SENT = (select(func.count()).select_from(_MARK_SENT.cte("kept"))
-                .add_cte(_ADD_MESSAGE.returning(_M.id).cte("message")))
+                .add_cte(_ADD_MESSAGE.returning(_M.id).cte("message"))
+                .add_cte(_AUDIT_SENT.returning(_A.id).cte("audited")))
 
 
 def _record_sent(rt: Runtime, values: dict[str, Any]) -> bool:
@@ -247,6 +257,7 @@ def _record_sent(rt: Runtime, values: dict[str, Any]) -> bool:
             connection = db.connection()
             kept = connection.execute(_MARK_SENT, values).first() is not None
             connection.execute(_ADD_MESSAGE, values)
+            connection.execute(_AUDIT_SENT, values)
         return kept
 
 
@@ -340,6 +351,8 @@ def _failed(rt: Runtime, item: Claimed, worker: str, failure: SendFailed) -> str
             return "retried"
         db.execute(update(R).where(*mine).values(status=reminders.FAILED, error_code=failure.code, lease_until=None,
                                                  updated_at=now).execution_options(synchronize_session=False))
+        if failure.code in (UNSUBSCRIBED, INVALID_NUMBER):
+            audit.note(db, SCHEDULER, now, audit.UPDATE, audit.PATIENT, item.patient_id, item.patient_id)
         if failure.code == UNSUBSCRIBED:
             db.execute(update(models.Patient).where(models.Patient.id == item.patient_id)
                        .values(sms_opted_out=True, sms_opted_out_at=now, updated_at=now)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from ..db import models
 from ..domain import lifecycle, reminders, texts
 from ..domain.phones import InvalidPhone, to_e164
-from .actor import PATIENT_BY_TEXT
+from . import audit
+from .actor import PATIENT_BY_TEXT, TWILIO
 from .runtime import Runtime
 from .session_changes import SessionChanges
 
@@ -35,6 +36,7 @@ def record_status(rt: Runtime, sid: str, twilio_status: str, error_code: int | N
         message = db.scalar(select(models.Message).where(models.Message.twilio_sid == sid).with_for_update())
         if message is not None and reminders.moves_forward(message.status, reported):
             message.status, message.error_code = reported, error
+            audit.note(db, TWILIO, now, audit.UPDATE, audit.MESSAGE, message.id, message.patient_id)
             changed = True
         reminder = db.scalar(select(models.Reminder).where(models.Reminder.twilio_sid == sid).with_for_update())
         if reminder is not None and reminders.moves_forward(reminder.status, reported):
@@ -138,6 +140,7 @@ def _act(rt: Runtime, db: Session, *, sid: str, phone: str, body: str) -> str | 
                              status="received", twilio_sid=sid, reply=reply, at=now)
     db.add(message)
     db.flush()
+    audit.note(db, PATIENT_BY_TEXT, now, audit.CREATE, audit.MESSAGE, message.id, patient.id if patient else None)
     if callback is not None:
         db.add(models.Callback(site_id=site.id if site else None, patient_id=patient.id if patient else None,
                                reason=callback, message_id=message.id, created_at=now))
@@ -148,6 +151,8 @@ def _set_opted_out(db: Session, patients: list[models.Patient], opted_out: bool,
     """An opt-out (or back in) is the number's: every patient with it."""
     now = rt.now()
     ids = [p.id for p in patients if p.sms_opted_out != opted_out]
+    for patient_id in ids:
+        audit.note(db, PATIENT_BY_TEXT, now, audit.UPDATE, audit.PATIENT, patient_id, patient_id)
     if ids:
         db.execute(update(models.Patient).where(models.Patient.id.in_(ids))
                    .values(sms_opted_out=opted_out, sms_opted_out_at=now if opted_out else None, updated_at=now)

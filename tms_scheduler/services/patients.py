@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..db import models
 from ..domain.errors import DuplicatePatient, RuleViolation
 from ..domain.phones import InvalidPhone, to_e164
+from . import audit
 from .actor import Actor
 from .lookups import get_or_404
 from .runtime import Runtime
@@ -80,6 +81,8 @@ def create_patient(rt: Runtime, fields: dict, actor: Actor) -> models.Patient:
                 raise DuplicatePatient(existing)
         patient = models.Patient(**fields, created_at=now, updated_at=now)
         db.add(patient)
+        db.flush()
+        audit.note(db, actor, now, audit.CREATE, audit.PATIENT, patient.id, patient.id)
     return patient
 
 
@@ -105,12 +108,15 @@ def update_patient(rt: Runtime, patient_id: int, fields: dict, actor: Actor) -> 
         for name, value in changes.items():
             setattr(patient, name, value)
         patient.updated_at = now
+        audit.note(db, actor, now, audit.UPDATE, audit.PATIENT, patient.id, patient.id)
     return patient
 
 
-def get_patient(rt: Runtime, patient_id: int) -> models.Patient:
+def get_patient(rt: Runtime, patient_id: int, actor: Actor) -> models.Patient:
     with rt.transaction() as db:
-        return get_or_404(db, models.Patient, patient_id, "patient")
+        patient = get_or_404(db, models.Patient, patient_id, "patient")
+        audit.note(db, actor, rt.now(), audit.READ, audit.PATIENT, patient.id, patient.id)
+        return patient
 
 
 def matching(q: str | None) -> list[ColumnElement[bool]]:
@@ -130,9 +136,11 @@ def matching(q: str | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def search_patients(rt: Runtime, q: str | None, *, limit: int, offset: int) -> list[models.Patient]:
+def search_patients(rt: Runtime, q: str | None, actor: Actor, *, limit: int, offset: int) -> list[models.Patient]:
     """By phone as typed, or by name (each word a prefix of the first or last name), or all; by last name."""
     query = select(models.Patient).where(*matching(q))
     query = query.order_by(models.Patient.last_name, models.Patient.first_name, models.Patient.id)
     with rt.transaction() as db:
-        return list(db.scalars(query.limit(limit).offset(offset)))
+        found = list(db.scalars(query.limit(limit).offset(offset)))
+        audit.note_read(db, actor, rt.now(), audit.PATIENT, [(p.id, p.id) for p in found])
+        return found

@@ -14,6 +14,7 @@ from ..domain.calendar import SiteCalendar
 from ..domain.errors import RuleViolation
 from ..domain.lifecycle import COURSE_ACTIVE, NOT_COUNTED_BY
 from ..domain.progress import AuthorizationFact, FlagCode, Progress, SessionFact, progress, urgency
+from . import audit
 from .actor import Actor
 from .lookups import get_or_404, referenced, site_calendar
 from .runtime import Runtime
@@ -36,12 +37,15 @@ def add_assessment(rt: Runtime, course_id: int, actor: Actor, *, instrument: str
         assessment = models.Assessment(course_id=course_id, instrument=instrument, score=score, taken_on=taken_on,
                                        recorded_by=actor.user_id, recorded_at=now)
         db.add(assessment)
+        db.flush()
+        audit.note(db, actor, now, audit.CREATE, audit.ASSESSMENT, assessment.id, course.patient_id)
     return assessment
 
 
-def list_assessments(rt: Runtime, course_id: int) -> list[models.Assessment]:
+def list_assessments(rt: Runtime, course_id: int, actor: Actor) -> list[models.Assessment]:
     with rt.transaction() as db:
-        get_or_404(db, models.Course, course_id, "course")
+        course = get_or_404(db, models.Course, course_id, "course")
+        audit.note(db, actor, rt.now(), audit.READ, audit.ASSESSMENT, f"course {course_id}", course.patient_id)
         return list(db.scalars(select(models.Assessment).where(models.Assessment.course_id == course_id)
                                .order_by(models.Assessment.taken_on, models.Assessment.id)))
 
@@ -104,10 +108,11 @@ def _course_progress(course: models.Course, protocol: models.Protocol, facts: li
     return CourseProgress(course, result, outcomes.outcome(scores), authorization)
 
 
-def course_progress(rt: Runtime, course_id: int) -> CourseProgress:
+def course_progress(rt: Runtime, course_id: int, actor: Actor) -> CourseProgress:
     now = rt.now()
     with rt.transaction() as db:
         course = get_or_404(db, models.Course, course_id, "course")
+        audit.note(db, actor, now, audit.READ, audit.COURSE, course.id, course.patient_id)
         protocol = referenced(db, models.Protocol, course.protocol_id)
         site = referenced(db, models.Site, course.site_id)
         facts = _facts(db.execute(select(*FACT_COLUMNS).where(models.TreatmentSession.course_id == course_id)),
@@ -119,8 +124,7 @@ def course_progress(rt: Runtime, course_id: int) -> CourseProgress:
     return _course_progress(course, protocol, facts.get(course_id, []), scores, calendar, now)
 
 
-def worklist(rt: Runtime, site_id: str, *, flag: str | None = None,
-             ) -> list[CourseProgress]:
+def worklist(rt: Runtime, site_id: str, actor: Actor, *, flag: str | None = None) -> list[CourseProgress]:
     """The site's active courses, most urgent first: a fixed number of queries whatever their number."""
     now = rt.now()
     with rt.transaction() as db:
@@ -142,8 +146,9 @@ def worklist(rt: Runtime, site_id: str, *, flag: str | None = None,
         names = {pid: f"{first} {last}" for pid, first, last in db.execute(
             select(models.Patient.id, models.Patient.first_name, models.Patient.last_name)
             .where(models.Patient.id.in_({c.patient_id for c in courses})))}
-    entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], calendar, now),
-                       patient_name=names[c.patient_id]) for c in courses]
-    if flag:
-        entries = [e for e in entries if any(f.code == flag for f in e.progress.flags)]
+        entries = [replace(_course_progress(c, protocols[c.protocol_id], facts.get(c.id, []), scores[c.id], calendar,
+                                            now), patient_name=names[c.patient_id]) for c in courses]
+        if flag:
+            entries = [e for e in entries if any(f.code == flag for f in e.progress.flags)]
+        audit.note_read(db, actor, now, audit.COURSE, [(e.course.id, e.course.patient_id) for e in entries])
     return sorted(entries, key=lambda e: (*urgency(e.progress.flags), e.course.id))

@@ -15,8 +15,9 @@ from ..db import models
 from ..domain import lifecycle, reminders
 from ..domain.calendar import day_start
 from ..domain.errors import RuleViolation, StateConflict
+from . import audit
 from .actor import Actor
-from .lookups import get_or_404, not_found
+from .lookups import get_or_404, not_found, referenced
 from .reminder_planning import ReminderPlanner, policy_from
 from .runtime import Runtime
 
@@ -25,22 +26,27 @@ def _ordered(query: Any) -> Any:
     return query.order_by(models.Reminder.send_at, models.Reminder.id)
 
 
-def session_reminders(rt: Runtime, session_id: int) -> list[models.Reminder]:
+def session_reminders(rt: Runtime, session_id: int, actor: Actor) -> list[models.Reminder]:
     with rt.transaction() as db:
-        get_or_404(db, models.TreatmentSession, session_id, "session")
+        session = get_or_404(db, models.TreatmentSession, session_id, "session")
+        audit.note(db, actor, rt.now(), audit.READ, audit.REMINDER, f"session {session_id}",
+                   referenced(db, models.Course, session.course_id).patient_id)
         return list(db.scalars(_ordered(select(models.Reminder).where(models.Reminder.session_id == session_id))))
 
 
-def course_reminders(rt: Runtime, course_id: int) -> list[models.Reminder]:
+def course_reminders(rt: Runtime, course_id: int, actor: Actor) -> list[models.Reminder]:
     with rt.transaction() as db:
-        get_or_404(db, models.Course, course_id, "course")
+        course = get_or_404(db, models.Course, course_id, "course")
+        audit.note(db, actor, rt.now(), audit.READ, audit.REMINDER, f"course {course_id}", course.patient_id)
         return list(db.scalars(_ordered(select(models.Reminder).where(models.Reminder.course_id == course_id))))
 
 
-def patient_messages(rt: Runtime, patient_id: int, *, limit: int, offset: int) -> list[models.Message]:
+def patient_messages(rt: Runtime, patient_id: int, actor: Actor, *, limit: int,
+                     offset: int) -> list[models.Message]:
     """Every text to and from the patient, newest first."""
     with rt.transaction() as db:
         get_or_404(db, models.Patient, patient_id, "patient")
+        audit.note(db, actor, rt.now(), audit.READ, audit.MESSAGE, f"patient {patient_id}", patient_id)
         return list(db.scalars(select(models.Message).where(models.Message.patient_id == patient_id)
                                .order_by(models.Message.at.desc(), models.Message.id.desc())
                                .limit(limit).offset(offset)))
@@ -73,6 +79,7 @@ def resend(rt: Runtime, reminder_id: int, actor: Actor) -> models.Reminder:
         # again) must not find the reminder and move it on before it is sent again.
         reminder.twilio_sid = None
         reminder.updated_at = now
+        audit.note(db, actor, now, audit.UPDATE, audit.REMINDER, reminder.id, reminder.patient_id)
     return reminder
 
 
@@ -86,7 +93,7 @@ class CallbackEntry:
     text: str | None
 
 
-def callbacks(rt: Runtime, site_id: str, *, include_done: bool = False) -> list[CallbackEntry]:
+def callbacks(rt: Runtime, site_id: str, actor: Actor, *, include_done: bool = False) -> list[CallbackEntry]:
     """Who the front desk should call: the site's, and texts from numbers no one knows."""
     C, P, M = models.Callback, models.Patient, models.Message
     with rt.transaction() as db:
@@ -96,8 +103,10 @@ def callbacks(rt: Runtime, site_id: str, *, include_done: bool = False) -> list[
                  .where(or_(C.site_id == site_id, C.site_id.is_(None))).order_by(C.created_at, C.id))
         if not include_done:
             query = query.where(C.done_at.is_(None))
-        return [CallbackEntry(c, f"{first} {last}" if first else None, patient_phone or message_phone, body)
-                for c, first, last, patient_phone, message_phone, body in db.execute(query)]
+        found = [CallbackEntry(c, f"{first} {last}" if first else None, patient_phone or message_phone, body)
+                 for c, first, last, patient_phone, message_phone, body in db.execute(query)]
+        audit.note_read(db, actor, rt.now(), audit.CALLBACK, [(e.callback.id, e.callback.patient_id) for e in found])
+        return found
 
 
 def callback_done(rt: Runtime, callback_id: int, actor: Actor) -> models.Callback:
@@ -110,6 +119,7 @@ def callback_done(rt: Runtime, callback_id: int, actor: Actor) -> models.Callbac
         if callback.done_at is not None:
             raise StateConflict("The call-back is done already", {"done_at": "done already"})
         callback.done_at, callback.done_by = now, actor.user_id
+        audit.note(db, actor, now, audit.UPDATE, audit.CALLBACK, callback.id, callback.patient_id)
     return callback
 
 

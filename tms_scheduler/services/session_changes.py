@@ -2,9 +2,9 @@
 
 Every change of a session goes through `SessionChanges`, inside the caller's transaction:
 it applies the change, writes the session's history (`session_events`), plans, voids or
-re-times its text reminders (reminder_planning), and is the one place that whatever else
-must follow every change of a session (the audit trail) hangs on. The database refuses
-writes to sessions and their history made anywhere else (db.write_guard).
+re-times its text reminders (reminder_planning), and notes it in the audit trail, all in the
+caller's transaction. The database refuses writes to sessions and their history made
+anywhere else (db.write_guard).
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from ..db import models
 from ..db.write_guard import guarded_writes
 from ..domain import lifecycle
 from ..domain.errors import StateConflict
+from . import audit
 from .actor import Actor
+from .lookups import referenced
 from .reminder_planning import ReminderPlanner
 
 
@@ -89,6 +91,11 @@ class SessionChanges:
                 self._event(s, action, from_status=None, reason=n.reason) for s, n in zip(sessions, new, strict=True)
             ])
         self.reminders.plan(sessions, moved=False)
+        if action == "book":  # a course booked: the audit notes the course, its sessions part of it
+            audit.note(self.db, self.actor, self.now, audit.CREATE, audit.COURSE, course.id, course.patient_id)
+        else:
+            for s in sessions:
+                audit.note(self.db, self.actor, self.now, audit.CREATE, audit.SESSION, s.id, course.patient_id)
         return sessions
 
     def set_status(self, session: models.TreatmentSession, target: str, *, action: str, reason: str | None = None,
@@ -105,6 +112,7 @@ class SessionChanges:
             self._flush()
         # Checked in, treated, missed or cancelled: what was still to be sent for it is not.
         self.reminders.void([session.id])
+        self._audit([session])
 
     def confirm(self, session: models.TreatmentSession, *, reason: str) -> None:
         """The patient confirmed the session (a C reply)."""
@@ -112,6 +120,7 @@ class SessionChanges:
             session.confirmed_at = session.updated_at = self.now
             self.db.add(self._event(session, "confirm", from_status=session.status, reason=reason))
             self._flush()
+        self._audit([session])
 
     def release(self, sessions: Sequence[models.TreatmentSession], *, by: str, reason: str) -> None:
         """Cancels sessions for the clinic's reasons (`by`: pause, course_cancel, closure), not as a miss."""
@@ -123,6 +132,7 @@ class SessionChanges:
                 self.db.add(self._event(session, by, from_status=before, reason=reason))
             self._flush()
         self.reminders.void([s.id for s in sessions])
+        self._audit(sessions)
 
     def relocate(self, relocations: Sequence[Relocation], *, action: str, reason: str | None) -> None:
         """Moves sessions (same ids) to their new chairs and times, all at once.
@@ -154,6 +164,12 @@ class SessionChanges:
         retimed = [r.session for r in relocations if r.starts_at != before[r.session.id][1]]
         self.reminders.void([s.id for s in retimed])
         self.reminders.plan(retimed, moved=True)
+        self._audit([r.session for r in relocations])
+
+    def _audit(self, sessions: Sequence[models.TreatmentSession]) -> None:
+        for s in sessions:
+            patient_id = referenced(self.db, models.Course, s.course_id).patient_id
+            audit.note(self.db, self.actor, self.now, audit.UPDATE, audit.SESSION, s.id, patient_id)
 
     def _event(self, s: models.TreatmentSession, action: str, *, from_status: str | None, reason: str | None,
                from_starts_at: datetime | None = None, from_chair_id: int | None = None) -> models.SessionEvent:
