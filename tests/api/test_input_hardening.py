@@ -81,6 +81,14 @@ def test_an_id_limit_or_offset_out_of_range_in_a_query_is_422(front_desk, query,
     refused(front_desk.get(f"/api/v1/courses?{query}"), 422, field)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/courses?limt=5", "/api/v1/patients?q=ana&sort=name",
+                                  "/api/v1/sites/fullerton/schedule?date=2026-12-01&day=2026-12-02"])
+def test_a_query_parameter_the_operation_does_not_take_is_422(front_desk, path):
+    unknown = path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+
+    refused(front_desk.get(path), 422, unknown)
+
+
 def test_the_largest_offset_answers_nothing(front_desk):
     create_patient(front_desk)
 

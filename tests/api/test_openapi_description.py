@@ -373,3 +373,61 @@ def test_no_required_list_is_empty(spec):
 
     visit(spec, "#")
     assert not empty, empty  # OpenAPI 3.0: a required list has at least one name
+
+
+def request_bodies(spec):
+    for method, path, operation, _ in operations(spec):
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if content:
+            yield method, path, content["schema"]
+
+
+def test_text_the_api_takes_says_which_control_characters_it_refuses(spec):
+    from tms_scheduler.api.inputs import FREE_TEXT_PATTERN, SINGLE_LINE_PATTERN
+
+    patient = spec["components"]["schemas"]["PatientCreate"]["properties"]
+    assert patient["first_name"]["pattern"] == SINGLE_LINE_PATTERN
+    assert spec["components"]["schemas"]["Reason"]["properties"]["reason"]["pattern"] == FREE_TEXT_PATTERN
+    assert re.search(SINGLE_LINE_PATTERN, "Ana María") and not re.search(SINGLE_LINE_PATTERN, "Ana\x00")
+    assert re.search(FREE_TEXT_PATTERN, "line\nnext\ttab") and not re.search(FREE_TEXT_PATTERN, "bell\x07")
+    # Answers carry what was stored; a pattern there would promise what texts from patients may break.
+    assert "pattern" not in spec["components"]["schemas"]["Patient"]["properties"]["first_name"]
+    assert "pattern" not in spec["components"]["schemas"]["Error"]["properties"]["message"]
+
+
+def test_every_date_and_instant_the_api_takes_says_its_years(spec):
+    from tms_scheduler.api.inputs import EARLIEST_YEAR, LATEST_YEAR, YEARS_PATTERN
+
+    taken = [(path, name) for _, path, schema in request_bodies(spec) if "$ref" in schema
+             for name, prop in schema_named(spec, schema)[1].get("properties", {}).items()
+             if prop.get("format") in ("date", "date-time") and not prop.get("readOnly")]
+    taken += [(path, parameter["name"]) for _, path, _, parameters in operations(spec) for parameter in parameters
+              if parameter["schema"].get("format") in ("date", "date-time")]
+    assert len(taken) > 5
+    for _, path, schema in request_bodies(spec):
+        if "$ref" not in schema:
+            continue
+        for name, prop in schema_named(spec, schema)[1].get("properties", {}).items():
+            if prop.get("format") in ("date", "date-time"):
+                assert prop.get("pattern") == YEARS_PATTERN, (path, name)
+    for _, path, _, parameters in operations(spec):
+        for parameter in parameters:
+            if parameter["schema"].get("format") in ("date", "date-time"):
+                assert parameter["schema"].get("pattern") == YEARS_PATTERN, (path, parameter["name"])
+    years = [year for year in range(1, 10000) if re.match(YEARS_PATTERN, f"{year:04d}-01-01")]
+    assert years == list(range(EARLIEST_YEAR, LATEST_YEAR + 1))
+
+
+def test_a_change_says_it_needs_at_least_one_field(spec):
+    patches = [schema for method, _, schema in request_bodies(spec) if method == "patch"]
+    assert len(patches) >= 3
+    for schema in patches:
+        assert schema_named(spec, schema)[1].get("minProperties") == 1, schema
+
+
+def test_typed_phones_carry_the_pattern_domain_reads(spec):
+    from tms_scheduler.api.schemas import TYPED_PHONE
+
+    for name in ("PatientCreate", "PatientPatch"):
+        assert spec["components"]["schemas"][name]["properties"]["phone"]["pattern"] == TYPED_PHONE
+    assert re.match(TYPED_PHONE, "+1 (714) 555-0100") and not re.match(TYPED_PHONE, "1-800-FLOWERS")

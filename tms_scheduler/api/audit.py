@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import audit
 from . import schemas
 from .context import actor, runtime
+from .inputs import Blueprint
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
 

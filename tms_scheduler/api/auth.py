@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from ..services import auth as auth_service
 from . import schemas
 from .context import actor, anonymous, caller, runtime, settings
+from .inputs import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Signing in and users")
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import booking
 from . import schemas
 from .context import runtime
+from .inputs import Blueprint
 
 blp = Blueprint("availability", __name__, url_prefix="/api/v1/availability",
                 description="Searching the next start dates at which a whole course fits")

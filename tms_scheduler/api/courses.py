@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import authorization, booking, course_changes, courses, progress
 from . import schemas
 from .context import actor, runtime, sees_phq9
+from .inputs import Blueprint
 from .present import course_out, progress_out
 
 blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses")

@@ -9,6 +9,8 @@
 - Dates and instants: years 1900 to 2100, birth dates included: no living patient was born before
   1900, and the bound refuses a year-1 or year-9999 typo whose arithmetic (time zones, a course's
   days) would overflow; no course, closure or authorization is ever near a century away.
+- Query strings: a parameter the operation does not take is refused (422), not ignored: a misspelt
+  `limt` would otherwise answer a page the caller did not ask for.
 - Bodies (under /api/v1): JSON only (415 otherwise; a POST without a body needs no Content-Type),
   at most 1 MiB whether sent with Content-Length or chunked (413), nested at most 32 levels (400),
   valid JSON without NaN or Infinity (400).
@@ -19,9 +21,10 @@ import json
 import re
 from typing import Any, NoReturn
 
+import flask_smorest
 from flask import request
 from flask_smorest import abort
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every id column
@@ -65,6 +68,19 @@ def slug_parameter(converter: SlugConverter) -> dict[str, Any]:
     return {"type": "string", "pattern": SLUG_PATTERN, "minLength": 1, "maxLength": MAX_SLUG_LENGTH}
 
 
+# --- query strings
+
+class _StrictParser(flask_smorest.Blueprint.ARGUMENTS_PARSER.__class__):
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **flask_smorest.Blueprint.ARGUMENTS_PARSER.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, refusing query parameters an operation does not take."""
+
+    ARGUMENTS_PARSER = _StrictParser()
+
+
 # --- fields
 
 class Id(fields.Integer):
@@ -77,6 +93,12 @@ class Id(fields.Integer):
 
 _SINGLE_LINE_REFUSED = re.compile("[\x00-\x1f\ud800-\udfff]")
 _FREE_TEXT_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# The same, as the description's patterns (an unpaired surrogate is no Unicode text, so JSON Schema's
+# strings exclude it already).
+SINGLE_LINE_PATTERN = r"^[^\u0000-\u001f]*$"
+FREE_TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$"
+# A date or an instant in the years EARLIEST_YEAR to LATEST_YEAR, as the description's pattern.
+YEARS_PATTERN = r"^(19[0-9]{2}|20[0-9]{2}|2100)-"
 
 
 class String(fields.String):

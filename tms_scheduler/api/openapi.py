@@ -20,8 +20,9 @@ from apispec import APISpec, BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from flask import Flask
 from flask_smorest import Api
+from marshmallow import Schema
 
-from . import permissions, schemas
+from . import inputs, permissions, schemas
 
 ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -55,11 +56,26 @@ class DescribedApi(Api):
     ERROR_SCHEMA = schemas.Error
 
 
+def _schema_of(field: Any) -> Any:
+    """The schema a field belongs to, through the lists and dicts it may be inside."""
+    owner = field.parent
+    while owner is not None and not isinstance(owner, Schema):
+        owner = owner.parent
+    return owner
+
+
 class DescriptionConverter(OpenAPIConverter):
     def field2property(self, field: Any) -> dict[str, Any]:
         """A field whose values are one of schemas.ENUMS refers to that enum's component (one
-        SessionStatus for every status of a session, not one enum per field)."""
+        SessionStatus for every status of a session, not one enum per field). Text the API takes
+        says, as a pattern, which control characters it refuses, and a date or instant its years
+        (api/inputs.py)."""
         ret = super().field2property(field)
+        if not field.dump_only and not isinstance(_schema_of(field), schemas.Answer) and "pattern" not in ret:
+            if isinstance(field, inputs.String) and "enum" not in ret:
+                ret["pattern"] = inputs.FREE_TEXT_PATTERN if field.free_text else inputs.SINGLE_LINE_PATTERN
+            elif isinstance(field, inputs.Date | inputs.AwareDateTime):
+                ret["pattern"] = inputs.YEARS_PATTERN
         values = tuple(value for value in ret.get("enum", ()) if value is not None)
         name = _ENUM_NAMES.get(values)
         if name is None:
@@ -83,6 +99,8 @@ class DescriptionConverter(OpenAPIConverter):
     def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
         jsonschema = super().schema2jsonschema(schema)
         cls = schema if isinstance(schema, type) else type(schema)
+        if issubclass(cls, schemas.NotEmpty):
+            jsonschema["minProperties"] = 1
         if not issubclass(cls, schemas.Answer):
             return jsonschema
         properties = jsonschema["properties"]

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import catalog
 from . import schemas
 from .context import actor, runtime
+from .inputs import Blueprint
 
 blp = Blueprint("protocols", __name__, url_prefix="/api/v1/protocols", description="Treatment protocols")
 

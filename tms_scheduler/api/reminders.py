@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..domain import reminders as rules
 from ..services import reminders
 from . import schemas
 from .context import actor, runtime, zone_of
+from .inputs import Blueprint
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Text reminders, messages and call-backs")
 

@@ -26,6 +26,9 @@ ZONE = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
                        error="an IANA time zone name, like America/Los_Angeles")
 E164 = validate.Regexp(r"^\+[1-9]\d{1,14}$", error="a phone number in E.164, like +17145550100")
 E164_OR_EMPTY = validate.Regexp(r"^(\+[1-9]\d{1,14})?$", error="a phone number in E.164, or empty for none")
+# A phone as people type it, as the description says it: digits, +, spaces, brackets, dots and hyphens.
+# domain/phones.py reads it and says why when it refuses one (letters, an extension, no such number).
+TYPED_PHONE = r"^[0-9+(). \-]*$"
 SEVERITIES = tuple(label for _, label in SEVERITY_BANDS)
 # Each vocabulary of the clinic, from the one place in domain/ it lives, under the name the OpenAPI
 # description gives it: every field taking one of these refers to it (api/openapi.py).
@@ -173,7 +176,7 @@ class SiteFields(Schema):
     address = fields.String(free_text=True, validate=validate.Length(0, 300))
     phone = fields.String(validate=validate.Length(0, 30),
                           metadata={"description": "answered in E.164; US numbers as typed; letters and extensions "
-                                                   "are refused; empty for none"})
+                                                   "are refused; empty for none", "pattern": TYPED_PHONE})
     open_days = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(1, 7),
                             metadata={"description": "ISO weekdays, 1 = Monday"})
     opens = LocalTime()
@@ -295,7 +298,7 @@ class PatientFields(Schema):
     date_of_birth = fields.Date(metadata={"description": "1900-01-01 at the earliest"})
     phone = fields.String(validate=validate.Length(1, 30),
                           metadata={"description": "answered in E.164; US numbers as typed; letters and extensions "
-                                                   "are refused"})
+                                                   "are refused", "pattern": TYPED_PHONE})
     language = fields.String(validate=validate.OneOf(("en", "es")))
     sms_consent = fields.Boolean()
     sms_opted_out = fields.Boolean()
@@ -308,7 +311,7 @@ class PatientCreate(PatientFields):
     first_name = fields.String(required=True, validate=validate.Length(1, 100))
     last_name = fields.String(required=True, validate=validate.Length(1, 100))
     date_of_birth = fields.Date(required=True)
-    phone = fields.String(required=True, validate=validate.Length(1, 30))
+    phone = fields.String(required=True, validate=validate.Length(1, 30), metadata={"pattern": TYPED_PHONE})
 
 
 class PatientPatch(PatientFields, NotEmpty):

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import attendance, courses, makeups, moves
 from ..services.attendance import TreatmentDetails
 from . import schemas
 from .context import actor, runtime
+from .inputs import Blueprint
 from .present import miss_out, session_out, zone_of
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="A session's lifecycle")

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import booking, catalog, courses, disruptions, progress
 from . import schemas
 from .context import actor, forget_zones, runtime
+from .inputs import Blueprint
 from .present import move_out, progress_out, session_out
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Sites, chairs, closures, the day board")

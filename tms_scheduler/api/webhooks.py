@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ..services import inbound
 from . import schemas
 from .context import runtime, settings
+from .inputs import Blueprint
 
 SIGNED = "No sign-in needed: Twilio signs it (X-Twilio-Signature for PUBLIC_BASE_URL + the path), else 403."
 
