@@ -10,7 +10,7 @@ from flask import Flask, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from . import logs
+from . import logs, web
 from .api import (
     audit,
     auth,
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         api.register_blueprint(blueprint)
     check_every_route_has_a_rule(app)
     app.register_blueprint(docs.blp)
+    web.install(app)
     headers.install(app)
     errors.register(app)
     app.before_request(inputs.check_request_body)  # 415, 413, 400 before anything reads the body

@@ -126,6 +126,7 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 BY_ROUTE: dict[tuple[str, str], Operation] = {(op.method, op.rule): op for op in OPERATIONS}
+BY_ID: dict[str, Operation] = {op.id: op for op in OPERATIONS}
 
 
 def operation_for(method: str, rule: str) -> Operation | None:

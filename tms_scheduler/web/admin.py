@@ -1,0 +1,6 @@
+"""The administrators' pages: sites, chairs, closures, protocols, reminder policy, users."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
