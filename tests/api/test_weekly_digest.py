@@ -39,6 +39,16 @@ def test_at_the_digest_moment_each_patient_with_visits_next_week_gets_one_digest
     assert (digest.course_id, str(digest.digest_week), digest.status) == (course["id"], "2027-03-01", "pending")
 
 
+def test_every_patient_with_visits_next_week_gets_a_digest_in_one_statement(runtime, clock, db, front_desk, course):
+    others = [book_course(front_desk, preferred_time=t) for t in ("10:00", "11:00")]
+    clock.now = SUNDAY_EVENING
+
+    assert plan_weekly_digests(runtime) == 3
+    assert plan_weekly_digests(runtime) == 0
+
+    assert sorted(d.course_id for d in digests(db)) == sorted([course["id"], *(c["id"] for c in others)])
+
+
 def test_planning_the_digests_again_plans_none_twice(runtime, clock, db, course):
     clock.now = SUNDAY_EVENING
     plan_weekly_digests(runtime)

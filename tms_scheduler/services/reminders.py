@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -167,6 +167,9 @@ def plan_weekly_digests(rt: Runtime) -> int:
     return planned
 
 
+_IS_DIGEST = text(f"kind = '{reminders.DIGEST}'")
+
+
 def _plan_site_digests(db: Session, site: models.Site, planner: ReminderPlanner, now: Any) -> int:
     policy, zone = planner.site(site.id)
     this_week = reminders.monday_of(now.astimezone(zone).date())
@@ -187,6 +190,7 @@ def _plan_site_digests(db: Session, site: models.Site, planner: ReminderPlanner,
              "digest_week": week, "due_at": moment, "send_at": send_at, "status": reminders.PENDING, "attempts": 0,
              "created_at": now, "updated_at": now} for patient_id, course_id in patients]
     insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # The partial index's predicate as fixed SQL: a bound parameter there cannot go with a many-row insert.
     statement = insert(models.Reminder).on_conflict_do_nothing(
-        index_elements=["patient_id", "digest_week"], index_where=models.Reminder.kind == reminders.DIGEST)
+        index_elements=["patient_id", "digest_week"], index_where=_IS_DIGEST)
     return len(db.scalars(statement.returning(models.Reminder.id), rows).all())
