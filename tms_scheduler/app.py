@@ -20,6 +20,7 @@ from .api import (
     errors,
     headers,
     inputs,
+    outcomes,
     patients,
     protocols,
     reminders,
@@ -41,12 +42,12 @@ from .db.migrate import current_revision, head_revision
 from .settings import Settings
 
 BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp,
-              reminders.blp, webhooks.blp, audit.blp)
+              reminders.blp, webhooks.blp, audit.blp, outcomes.blp)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the pages serve their own (web/static)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=inputs.MAX_BODY_BYTES,  # 413 past it, with Content-Length or chunked

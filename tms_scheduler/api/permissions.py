@@ -103,6 +103,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("listAssessments", "GET", f"{C}/assessments", CLINICAL, "read PHQ-9 scores"),
     Operation("recordAssessment", "POST", f"{C}/assessments", CLINICAL, "record a PHQ-9 score"),
     Operation("getTreatmentRecord", "GET", f"{SE}/treatment-record", TREATING, "read a treatment record"),
+    Operation("getOutcomes", "GET", "/api/v1/outcomes", CLINICAL, "read outcomes across courses"),
     # sessions
     Operation("getSession", "GET", SE, COURSE_READERS, "read a session"),
     Operation("getSessionHistory", "GET", f"{SE}/history", COURSE_READERS, "read a session's history"),
