@@ -291,7 +291,7 @@ def serve(argv: list[str]) -> int:
         env = {**os.environ, "SMS_BACKEND": os.environ.get("SMS_BACKEND", "log"), "GUNICORN_BIND": f"{url_host}:{port}"}
         env.setdefault("PUBLIC_BASE_URL", address)
         flask = [str(BIN / "flask"), "--app", "wsgi"]
-        for step in (("db", "upgrade"), ("seed-demo",)):
+        for step in (("db", "upgrade"), ("seed-demo", "--history")):
             returncode = subprocess.run([*flask, *step], cwd=ROOT, env=env).returncode
             if returncode:
                 raise Failed(f"`flask --app wsgi {' '.join(step)}` failed with {describe_exit(returncode)}; "

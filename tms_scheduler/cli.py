@@ -13,7 +13,7 @@ from . import logs
 from .bootstrap import Components
 from .db import migrate
 from .domain.errors import DomainError
-from .services import auth, demo
+from .services import auth, demo, demo_history
 from .services.actor import OPERATOR
 
 db_group = AppGroup("db", help="Database migrations (Alembic).")
@@ -53,10 +53,18 @@ def db_current():
 
 
 @click.command("seed-demo")
-def seed_demo():
+@click.option("--history", is_flag=True,
+              help="also about 30 patients mid-course, with their sessions, scores and texts up to today "
+                   "(never in production)")
+def seed_demo(history):
     """Load the demo clinic; running it twice changes nothing."""
+    if history and _settings().is_production:
+        raise click.ClickException("--history loads made-up patients: never in production")
     added = demo.seed_demo(_components().runtime)
     click.echo("\n".join(f"added {what}" for what in added) if added else "demo clinic already loaded")
+    if history:
+        lines = demo_history.seed_history(_components().runtime, env=_settings().env)
+        click.echo("\n".join(f"added {what}" for what in lines) if lines else "demo history already loaded")
     if not _settings().is_production:
         click.echo("demo users (development only):")
         for username, role, password in demo.DEMO_USERS:
