@@ -198,6 +198,13 @@ def install(app: Flask, blueprints: list[Blueprint]) -> None:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.before_request(guard_pages)
+
+    @app.after_request
+    def _private(response: BaseResponse) -> BaseResponse:
+        # Pages carry patients' names and appointments: never kept by a browser's or a proxy's cache.
+        if is_page_request() and request.endpoint != "web.static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
     app.jinja_env.globals.update(can=can, csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, page_exists=page_exists)
 
     @app.context_processor
