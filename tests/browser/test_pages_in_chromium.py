@@ -80,6 +80,39 @@ def test_signing_out_ends_the_session(page):
     axe_check(page)
 
 
+def test_the_keyboard_alone_signs_in_skips_to_the_content_and_reaches_the_menu(page):
+    """Keyboard-friendly: Tab, typing and Enter do what the mouse does; on a page, the first Tab offers the
+    skip link, and the focused control is outlined."""
+    from tests.conftest import DEMO_PASSWORDS
+
+    username, password = DEMO_PASSWORDS["front_desk"]
+    page.goto("/sign-in")
+    assert page.evaluate("document.activeElement.id") == "username", "the sign-in page starts in its first field"
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/desk/board" in page.url
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert "Day board" in reached and "Patients" in reached, reached
+    page.get_by_role("link", name="Patients").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # back on "Patients", focused by the keyboard
+    focused = page.evaluate("[document.activeElement.textContent.trim(), "
+                            "document.activeElement.matches(':focus-visible'), "
+                            "getComputedStyle(document.activeElement).outlineStyle]")
+    assert focused[0] == "Patients" and focused[1] and focused[2] != "none", \
+        f"the focused control shows where the focus is: {focused}"
+
+
 def test_the_pages_keep_to_the_content_security_policy(browser, live_server, artifacts):
     """The other tests bypass the CSP to inject axe-core; this one keeps it: on the sign-in page and each
     role's first page the browser refuses no script or style, and every stylesheet and script loads."""
