@@ -39,7 +39,7 @@ def count(db, query) -> int:
         return session.scalar(select(func.count()).select_from(query.subquery()))
 
 
-def test_history_has_about_30_patients_mid_course_at_both_tms_sites(seeded, db):
+def check_history_has_about_30_patients_mid_course_at_both_tms_sites(seeded, db):
     C = models.Course
     with db() as session:
         active = session.execute(select(C.site_id, func.count()).where(C.status == lifecycle.COURSE_ACTIVE)
@@ -55,7 +55,7 @@ def test_history_has_about_30_patients_mid_course_at_both_tms_sites(seeded, db):
     assert seeded and any("30 patients" in line for line in seeded)
 
 
-def test_completed_sessions_each_have_their_treatment_record_and_history(seeded, db):
+def check_completed_sessions_each_have_their_treatment_record_and_history(seeded, db):
     S, R, E = models.TreatmentSession, models.TreatmentRecord, models.SessionEvent
     completed = count(db, select(S.id).where(S.status == lifecycle.COMPLETED))
     assert completed > 300
@@ -75,7 +75,7 @@ def test_completed_sessions_each_have_their_treatment_record_and_history(seeded,
     assert latest.date() <= TODAY
 
 
-def test_missed_sessions_are_made_up(seeded, db):
+def check_missed_sessions_are_made_up(seeded, db):
     S = models.TreatmentSession
     with db() as session:
         missed = list(session.scalars(select(S).where(S.status.in_([lifecycle.NO_SHOW, lifecycle.CANCELLED]),
@@ -86,7 +86,7 @@ def test_missed_sessions_are_made_up(seeded, db):
     assert {s.id for s in missed} <= makeups
 
 
-def test_phq9_scores_are_weekly_and_respond_in_the_published_proportions(seeded, db):
+def check_phq9_scores_are_weekly_and_respond_in_the_published_proportions(seeded, db):
     A, C = models.Assessment, models.Course
     with db() as session:
         rows = session.execute(select(A.course_id, A.score, A.taken_on).order_by(A.course_id, A.taken_on, A.id)).all()
@@ -109,7 +109,7 @@ def test_phq9_scores_are_weekly_and_respond_in_the_published_proportions(seeded,
     assert 0.5 <= response <= 0.6 and 0.28 <= remission <= 0.38
 
 
-def test_reminders_were_sent_and_answered_and_a_closure_lies_ahead(seeded, db):
+def check_reminders_were_sent_and_answered_and_a_closure_lies_ahead(seeded, db):
     M, R, Cl = models.Message, models.Reminder, models.Closure
     assert count(db, select(M.id).where(M.direction == "out")) >= 20
     assert count(db, select(R.id).where(R.status == "sent")) >= 20
@@ -123,7 +123,16 @@ def test_reminders_were_sent_and_answered_and_a_closure_lies_ahead(seeded, db):
     assert count(db, select(models.AuditEvent.id)) > 500
 
 
-def test_a_second_run_adds_nothing(seeded, runtime, db):
+CHECKS = (check_history_has_about_30_patients_mid_course_at_both_tms_sites,
+          check_completed_sessions_each_have_their_treatment_record_and_history, check_missed_sessions_are_made_up,
+          check_phq9_scores_are_weekly_and_respond_in_the_published_proportions,
+          check_reminders_were_sent_and_answered_and_a_closure_lies_ahead)
+
+
+def test_the_history_on_either_database_and_a_second_run_adds_nothing(seeded, runtime, db):
+    """One replay per database (seconds each), checked from every side, then run again: nothing more."""
+    for check in CHECKS:
+        check(seeded, db)
     before = row_counts(db)
 
     assert seed_history(runtime) == []
