@@ -1,10 +1,14 @@
 """Fixtures for the integration tests: the app over real HTTP, fresh databases, the CLI as a subprocess."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -119,4 +123,92 @@ def flask_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subproces
 @pytest.fixture
 def sqlite_file_url(tmp_path) -> str:
     return f"sqlite:///{Path(tmp_path) / 'cli.db'}"
+
+
+
+# --- gunicorn as deployed: N workers on one port (the drills; any test that needs the real web process)
+
+GUNICORN = PROJECT_ROOT / ".venv" / "bin" / "gunicorn"
+GUNICORN_START_SECONDS = 30
+GUNICORN_STOP_SECONDS = 15
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GunicornServer:
+    """`gunicorn --config config/gunicorn.conf.py wsgi:app` with `workers` worker processes (WEB_CONCURRENCY) of
+    `threads` threads each, on a free port of 127.0.0.1, in a process group of its own; its output in files."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], *, workers: int = 2, threads: int = 4,
+                 name: str = "gunicorn"):
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.out_path, self.err_path = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                    "GUNICORN_THREADS": str(threads), "XDG_RUNTIME_DIR": str(tmp_path)}
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def start(self) -> GunicornServer:
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            self.process = subprocess.Popen([str(GUNICORN), "--config", "config/gunicorn.conf.py", "wsgi:app"],
+                                            cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=err,
+                                            start_new_session=True)
+        return self
+
+    def wait_ready(self) -> None:
+        """Until /healthz answers and every worker is up (each has written its "Booting worker" line)."""
+        assert self.process is not None
+        deadline = time.monotonic() + GUNICORN_START_SECONDS
+        while True:
+            assert self.process.poll() is None, f"gunicorn exited ({self.process.returncode}):\n{self.output()}"
+            assert time.monotonic() < deadline, f"gunicorn not ready in {GUNICORN_START_SECONDS}s:\n{self.output()}"
+            with contextlib.suppress(OSError):
+                call = urllib.request.Request(self.base_url + "/healthz")
+                with self._opener.open(call, timeout=5) as answer:
+                    if answer.status == 200 and len(self.worker_pids()) == self.workers:
+                        return
+            time.sleep(0.1)
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes running now (the master's children)."""
+        assert self.process is not None
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+            return {int(pid) for pid in children.split()}
+        return set()
+
+    def access_log(self) -> list[dict]:
+        """gunicorn's access lines (JSON, on stdout), each with the pid of the worker that answered."""
+        lines = []
+        for line in self.out_path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+        return [line for line in lines if line.get("logger") == "gunicorn.access"]
+
+    def stop(self) -> int | None:
+        """SIGTERM (a graceful stop), then SIGKILL to the group if it hangs; the master's exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=GUNICORN_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the master and its workers
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def output(self) -> str:
+        def tail(path: Path) -> str:
+            with contextlib.suppress(OSError):
+                return path.read_text(errors="replace")[-6000:]
+            return ""
+        return f"--- {self.out_path.name}:\n{tail(self.out_path)}\n--- {self.err_path.name}:\n{tail(self.err_path)}"
 

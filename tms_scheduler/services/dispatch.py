@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, String, Update, bindparam, func, insert, select, update
+from sqlalchemy import exc as sa_exc
 
 from ..db import models
 from ..db.types import UTCDateTime
@@ -177,8 +179,9 @@ def _deliver(rt: Runtime, item: Claimed, lease: _Lease) -> str:
         sid = rt.texting.sender.send(Outgoing(item.phone, body, rt.texting.status_callback_url))
     except SendFailed as failure:
         return _failed(rt, item, worker, failure)
-    kept = _record_sent(rt, {"sent_reminder_id": item.id, "sent_worker": worker, "sent_sid": sid, "sent_now": now,
-                             "sent_patient_id": item.patient_id, "sent_phone": item.phone, "sent_body": body})
+    kept = _record_sent_surely(rt, {"sent_reminder_id": item.id, "sent_worker": worker, "sent_sid": sid,
+                                    "sent_now": now, "sent_patient_id": item.patient_id, "sent_phone": item.phone,
+                                    "sent_body": body}, lease)
     if not kept:
         log.warning("reminder %s: sent as %s after its claim had lapsed or it was voided", item.id, sid)
     return reminders.SENT
@@ -239,6 +242,44 @@ _AUDIT_SENT = insert(_A).values(
 _RECORD_SENT = (select(func.count()).select_from(_MARK_SENT.cte("kept"))
                 .add_cte(_ADD_MESSAGE.returning(_M.id).cte("message"))
                 .add_cte(_AUDIT_SENT.returning(_A.id).cte("audited")))
+
+
+# Waits between tries to record a text already sent, while the database is unreachable.
+RECORD_RETRY_FIRST_SECONDS, RECORD_RETRY_MOST_SECONDS = 0.1, 0.5
+RECORD_RETRY_WINDOW = timedelta(seconds=30)
+
+
+def _record_sent_surely(rt: Runtime, values: dict[str, Any], lease: _Lease) -> bool:
+    """_record_sent, tried again while the database is unreachable (restarted, failed over): the text
+    has gone, and a reminder left `pending` would be claimed and sent again by the next dispatcher
+    once the lease lapsed. While the lease holds nobody else can; past it, the record still lands
+    unless another dispatcher claimed the reminder first, so the tries go on for at least
+    RECORD_RETRY_WINDOW (an outage outlasting a short lease), quickly, to land before that claim.
+
+    A try whose commit went through but whose answer was lost shows on the next as the message's
+    sid already on record (unique): it is on record, then."""
+    delay = RECORD_RETRY_FIRST_SECONDS
+    deadline = max(lease.until, rt.now() + max(rt.texting.lease, RECORD_RETRY_WINDOW))
+    while True:
+        try:
+            return _record_sent(rt, values)
+        except sa_exc.IntegrityError:
+            log.warning("reminder %s: its send was on record already (an earlier try's answer was lost)",
+                        values["sent_reminder_id"])
+            return _is_marked_sent(rt, values)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError) as lost:
+            if rt.now() + timedelta(seconds=delay) >= deadline:
+                raise
+            log.warning("reminder %s: sent, but the database did not take the record (%s); trying again in %.1f s",
+                        values["sent_reminder_id"], lost.__class__.__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MOST_SECONDS)
+
+
+def _is_marked_sent(rt: Runtime, values: dict[str, Any]) -> bool:
+    R = models.Reminder
+    with rt.sessions() as db:
+        return db.scalar(select(R.status).where(R.id == values["sent_reminder_id"])) == reminders.SENT
 
 
 def _record_sent(rt: Runtime, values: dict[str, Any]) -> bool:
