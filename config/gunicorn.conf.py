@@ -6,6 +6,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30
+# Graceful shutdown: on SIGTERM gunicorn stops accepting, lets each worker answer the requests in flight for
+# up to this long, then exits 0 (systemd's TimeoutStopSec and compose's stop_grace_period wait longer).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 accesslog = "-"
 errorlog = "-"
 # Migrations run before the web starts (`flask --app wsgi db upgrade`), never in a worker.
@@ -57,3 +60,42 @@ def post_worker_init(worker):
     from tms_scheduler.api.errors import answer_gunicorn_refusals_as_json
 
     answer_gunicorn_refusals_as_json()
+
+
+# Metrics (tms_scheduler/metrics.py): every worker writes its counts into files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics, whichever worker answers, sums them all. The directory is
+# this master's own: a fresh temporary one, removed on exit, unless the environment names one (its
+# stale files from an earlier run are removed here; one directory per gunicorn).
+_METRICS_DIR_CREATED = []
+
+
+def on_starting(server):
+    import re
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        stale = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
+        for name in os.listdir(path):
+            if stale.match(name):
+                os.remove(os.path.join(path, name))
+    else:
+        path = tempfile.mkdtemp(prefix="tms-metrics-")
+        _METRICS_DIR_CREATED.append(path)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # the workers, forked after this, inherit it
+    server.log.info("metrics of every worker in %s", path)
+
+
+def child_exit(server, worker):
+    """A worker gone: its live gauges leave the sum (its counters stay: they were counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    import shutil
+
+    for path in _METRICS_DIR_CREATED:
+        shutil.rmtree(path, ignore_errors=True)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logs, web
+from . import logs, metrics, web
 from .api import (
     audit,
     auth,
@@ -39,6 +40,7 @@ from .api.openapi import (
 )
 from .bootstrap import bootstrap
 from .db.migrate import current_revision, head_revision
+from .scheduler.jobs import dispatch_lag_seconds
 from .settings import Settings
 
 BLUEPRINTS = (auth.blp, sites.blp, protocols.blp, patients.blp, courses.blp, sessions.blp, availability.blp,
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     components = bootstrap(settings, clock=clock)
     engine = components.engine
     app.extensions["tms"] = components
+    _add_metrics(app, components)  # first of the hooks: a request's time includes every other one's
 
     # Every <int:...> in a route is an id and every <string:...> a site id: bounded, else no route (404).
     app.url_map.converters["int"] = inputs.IdConverter
@@ -91,8 +94,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.before_request(inputs.check_request_body)  # 415, 413, 400 before anything reads the body
     app.before_request(authenticate_api_request)
     _add_health(app, engine)
-    _add_metrics(app)
     describe_health(api.spec, app)
+    if settings.trusted_proxies:  # behind a TLS-terminating proxy: its X-Forwarded-* give the client and scheme
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     logging.getLogger(__name__).info("tms_scheduler ready on %s", engine.url.render_as_string(hide_password=True))
     return app
 
@@ -119,24 +124,33 @@ def _add_health(app: Flask, engine) -> None:
         return jsonify(status="ready", migration=current)
 
 
-def _add_metrics(app: Flask) -> None:
-    registry = CollectorRegistry()
-    requests = Counter("tms_http_requests", "HTTP requests answered", ["method", "endpoint", "status"],
-                       registry=registry)
-    latency = Histogram("tms_http_request_seconds", "Time to answer a request", ["endpoint"], registry=registry)
+def _add_metrics(app: Flask, components) -> None:
+    """Request counts and latency by route, the use cases' counts (tms_scheduler/metrics.py) and, read at
+    each scrape, the dispatch lag. Under gunicorn (PROMETHEUS_MULTIPROC_DIR) /metrics sums every worker."""
+    recorded = metrics.for_web_app()
+    app.extensions["tms_metrics"] = recorded
+    runtime = components.runtime
+    registry = metrics.exposition_registry(recorded, metrics.DispatchLag(lambda: dispatch_lag_seconds(runtime)))
 
     @app.before_request
     def _start_timer():
         g.started = time.perf_counter()
+        g.metrics_token = metrics.install(recorded)
 
     @app.after_request
     def _count(response):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        recorded.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
         if "started" in g:
-            latency.labels(endpoint).observe(time.perf_counter() - g.started)
+            recorded.http_request_seconds.labels(endpoint).observe(time.perf_counter() - g.started)
         return response
 
-    @app.get("/metrics")
-    def metrics():
+    @app.teardown_request
+    def _stop_recording(_exc):
+        token = g.pop("metrics_token", None)
+        if token is not None:
+            metrics.uninstall(token)
+
+    @app.get("/metrics", endpoint="metrics")
+    def metrics_endpoint():
         return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -75,6 +75,9 @@ class Settings:
     slot_step_minutes: int = 15
     # The clinic's own zone: the local date of rules that belong to no site (a patient's birth date).
     clinic_timezone: str = "America/Los_Angeles"
+    # Proxies in front of the web process (a TLS-terminating one: 1) whose X-Forwarded-For / -Proto /
+    # -Host / -Port are believed for the client's address and the scheme; 0 (the default): none are.
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -119,6 +122,13 @@ class Settings:
                     raise SettingsError(f"{key} must be a whole number, got {env[key]!r}") from None
                 if values[name] <= 0:
                     raise SettingsError(f"{key} must be positive")
+        if env.get("TRUSTED_PROXIES"):
+            try:
+                values["trusted_proxies"] = int(env["TRUSTED_PROXIES"])
+            except ValueError:
+                raise SettingsError(f"TRUSTED_PROXIES must be a whole number, got {env['TRUSTED_PROXIES']!r}") from None
+            if values["trusted_proxies"] < 0:
+                raise SettingsError("TRUSTED_PROXIES must be 0 (no proxy) or the number of proxies in front")
         settings = cls(**values)
         backend = env.get("SMS_BACKEND") or ("twilio" if settings.twilio_configured else "log")
         if backend not in ("twilio", "log"):

@@ -204,3 +204,18 @@ def test_scheduler_poll_seconds_is_read_as_a_whole_number():
 def test_a_bad_scheduler_poll_seconds_is_refused(value):
     with pytest.raises(SettingsError, match="SCHEDULER_POLL_SECONDS"):
         Settings.from_env({"SCHEDULER_POLL_SECONDS": value})
+
+
+def test_trusted_proxies_defaults_to_none():
+    assert Settings.from_env({}).trusted_proxies == 0
+
+
+def test_trusted_proxies_is_read_as_the_number_of_proxies_in_front():
+    assert Settings.from_env({"TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    assert Settings.from_env({"TRUSTED_PROXIES": "0"}).trusted_proxies == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+def test_a_bad_trusted_proxies_is_refused(value):
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings.from_env({"TRUSTED_PROXIES": value})

@@ -333,6 +333,9 @@ class DuplicatePatientError(Error):
     existing_patient_id = fields.Id(metadata={"description": "the patient with the same name and date of birth"})
 
 
+WORKLIST_PAGE = 100
+
+
 class Paging(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
     offset = fields.Integer(load_default=0, validate=OFFSET_RANGE)
@@ -608,6 +611,10 @@ class Progress(Answer):
 
 class WorklistQuery(Schema):
     flag = fields.String(validate=validate.OneOf(FLAG_CODES))
+    limit = fields.Integer(load_default=WORKLIST_PAGE, validate=validate.Range(1, MAX_PAGE),
+                           metadata={"description": "courses in the page, most urgent first (then by course id)"})
+    offset = fields.Integer(load_default=0, validate=OFFSET_RANGE,
+                            metadata={"description": "courses skipped, in the same order"})
 
 
 class WorklistEntry(Progress):

@@ -119,8 +119,9 @@ class Worklist(MethodView):
     @blp.arguments(schemas.WorklistQuery, location="query")
     @blp.response(200, schemas.WorklistEntry(many=True))
     def get(self, query, site_id):
-        """The site's active courses with their flags, most urgent first"""
-        entries = progress.worklist(runtime(), site_id, actor(), flag=query.get("flag"))
+        """The site's active courses with their flags, most urgent first (then by course id), a page at a time"""
+        entries = progress.worklist(runtime(), site_id, actor(), flag=query.get("flag"), limit=query["limit"],
+                                    offset=query["offset"])
         return [{**progress_out(e, with_phq9=True), "patient_name": e.patient_name} for e in entries]
 
 

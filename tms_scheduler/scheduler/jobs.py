@@ -7,6 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
+from .. import metrics
+from ..db import models
+from ..domain import reminders
 from ..services.auth import purge_expired_tokens
 from ..services.dispatch import dispatch_due
 from ..services.no_shows import mark_overdue_no_shows
@@ -26,6 +31,8 @@ class Context:
     settings: Settings
     worker: str
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Where the jobs' counts go (the process's own registry); None: nowhere.
+    metrics: metrics.Metrics | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ def _purge_tokens(ctx: Context) -> int:
 
 def _dispatch_reminders(ctx: Context) -> int:
     report = dispatch_due(ctx.runtime, worker=ctx.worker, stop=ctx.stopping.is_set)
+    metrics.reminders_handled(report.counts)
     if report.handled:
         log.info("reminders: %s", ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts.items())))
     return report.handled
@@ -79,6 +87,24 @@ def run_job(job: Job, ctx: Context) -> None:
     if ctx.stopping.is_set():
         return
     try:
-        job.run(ctx)
+        if ctx.metrics is None:
+            job.run(ctx)
+        else:
+            with metrics.recording(ctx.metrics):
+                job.run(ctx)
     except Exception:  # one failed run must not stop the scheduler; the next run tries again
         log.exception("job %s failed", job.id)
+
+
+def dispatch_lag_seconds(runtime: Runtime) -> float | None:
+    """How long the oldest reminder that is due and still pending has waited, in seconds (0: none is);
+    None when the database cannot be read (the scrape then leaves the gauge out)."""
+    now = runtime.now()
+    try:
+        with runtime.sessions() as db:  # a read: no write transaction (SQLite's lock) per scrape
+            oldest = db.scalar(select(func.min(models.Reminder.send_at))
+                               .where(models.Reminder.status == reminders.PENDING, models.Reminder.send_at <= now))
+    except Exception:
+        log.warning("dispatch lag: the database could not be read", exc_info=True)
+        return None
+    return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0

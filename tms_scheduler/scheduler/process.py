@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry, start_http_server
 
+from .. import metrics
 from ..bootstrap import bootstrap
 from ..settings import Settings
-from .jobs import JOBS, Context, run_job
+from .jobs import JOBS, Context, dispatch_lag_seconds, run_job
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,9 @@ log = logging.getLogger(__name__)
 def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Context]:
     # Jobs live in memory: APScheduler 3 cannot share a job store between processes,
     # and it need not: each job claims its own work in the database.
-    ctx = Context(bootstrap(settings).runtime, settings, worker=f"{socket.gethostname()}:{os.getpid()}")
+    runtime = bootstrap(settings).runtime
+    ctx = Context(runtime, settings, worker=f"{socket.gethostname()}:{os.getpid()}",
+                  metrics=metrics.Metrics(CollectorRegistry()))
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job in JOBS:
         scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_seconds(settings)), args=(job, ctx),
@@ -29,8 +33,29 @@ def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Context]:
     return scheduler, ctx
 
 
+# The port (and address) this scheduler serves its own /metrics on; unset: none is served.
+METRICS_PORT_VARIABLE, METRICS_ADDR_VARIABLE = "SCHEDULER_METRICS_PORT", "SCHEDULER_METRICS_ADDR"
+
+
+def serve_metrics(ctx: Context) -> None:
+    """Each scheduler's counts (reminders by outcome, no-shows marked) and the dispatch lag, on
+    http://SCHEDULER_METRICS_ADDR:SCHEDULER_METRICS_PORT/metrics (127.0.0.1 by default), if the port is set."""
+    port = os.environ.get(METRICS_PORT_VARIABLE, "").strip()
+    if not port or ctx.metrics is None or ctx.metrics.registry is None:
+        return
+    if metrics.multiprocess():
+        log.warning("%s is set for the scheduler: its counts are also written there, and a gunicorn sharing "
+                    "that directory would add them to the web's /metrics", metrics.MULTIPROC_DIR_VARIABLE)
+    registry = ctx.metrics.registry
+    registry.register(metrics.DispatchLag(lambda: dispatch_lag_seconds(ctx.runtime)))
+    addr = os.environ.get(METRICS_ADDR_VARIABLE, "127.0.0.1")
+    server, _thread = start_http_server(int(port), addr=addr, registry=registry)
+    log.info("scheduler metrics on http://%s:%d/metrics", addr, server.server_port)
+
+
 def run(settings: Settings) -> None:
     scheduler, ctx = build_scheduler(settings)
+    serve_metrics(ctx)
 
     def stop(signum: int, _frame: object) -> None:
         # Jobs finish the batch in hand and take no more; shutdown waits for them, then the process ends.

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import metrics
 from ..db import models
 from ..domain import lifecycle
 from ..domain.errors import NotFound
@@ -77,8 +78,10 @@ def record_no_show(rt: Runtime, session_id: int, actor: Actor, *, override_reaso
         ctx, s = load_course_of_session(db, session_id, now=now)
         lifecycle.check_transition(s.status, lifecycle.NO_SHOW)
         lifecycle.check_no_show_allowed(s.starts_at, now)
-        return record_miss(SessionChanges(db, actor, now), ctx, s, lifecycle.NO_SHOW, by=None, reason=None,
-                           override_reason=override_reason, step_minutes=rt.booking_step_minutes)
+        outcome = record_miss(SessionChanges(db, actor, now), ctx, s, lifecycle.NO_SHOW, by=None, reason=None,
+                              override_reason=override_reason, step_minutes=rt.booking_step_minutes)
+    metrics.no_show_marked("staff")
+    return outcome
 
 
 def cancel_session(rt: Runtime, session_id: int, actor: Actor, *, by: str, reason: str,
@@ -100,7 +103,7 @@ def record_miss(changes: SessionChanges, ctx: CourseContext, s: models.Treatment
 
 
 def treatment_record(rt: Runtime, session_id: int, actor: Actor) -> models.TreatmentRecord:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
         record = db.get(models.TreatmentRecord, session_id)
         if record is None:
@@ -113,7 +116,7 @@ def treatment_record(rt: Runtime, session_id: int, actor: Actor) -> models.Treat
 def session_history(rt: Runtime, session_id: int, actor: Actor) -> tuple[
         models.TreatmentSession, list[tuple[models.SessionEvent, str | None]]]:
     """The session and every change of it, oldest first, each with its user's name (None: the scheduler)."""
-    with rt.transaction() as db:
+    with rt.reading() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
         audit.note(db, actor, rt.now(), audit.READ, audit.SESSION, session_id,
                    referenced(db, models.Course, session.course_id).patient_id)

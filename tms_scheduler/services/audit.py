@@ -67,5 +67,5 @@ def events(rt: Runtime, actor: Actor, *, patient_id: int | None = None, username
         query = query.where(A.at >= datetime.combine(since, time(0), tzinfo=rt.clinic_zone))
     if until is not None:
         query = query.where(A.at < datetime.combine(until + timedelta(days=1), time(0), tzinfo=rt.clinic_zone))
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return list(db.scalars(query.order_by(A.at.desc(), A.id.desc()).limit(limit).offset(offset)))

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import BigInteger, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..db import models
 from ..domain.errors import NotFound, RuleViolation, StateConflict
 from ..domain.roles import ROLES
@@ -176,6 +177,7 @@ def issue_token(rt: Runtime, username: str, password: str, actor: Actor, *, ttl:
                            audit.SIGN_IN, audit.USER, user.id)
                 issued = IssuedToken(token, now + ttl, user.role)
     if refused is not None:  # raised only now, so the attempt and its audit row are committed
+        metrics.sign_in_failed("locked" if isinstance(refused, TooManySignIns) else "credentials")
         raise refused
     assert issued is not None
     return issued
@@ -227,7 +229,7 @@ class RevokedTokens:
 
 def list_users(rt: Runtime, actor: Actor, *, limit: int = 50, offset: int = 0) -> list[models.User]:
     """Every user, oldest first, with the role and whether they may sign in (never a password hash)."""
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return list(db.scalars(select(models.User).order_by(models.User.id).limit(limit).offset(offset)))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import metrics
 from ..db import models
 from ..domain import lifecycle
 from ..domain.allocation import ChairBook
@@ -61,13 +62,19 @@ def book_course(rt: Runtime, request: BookingRequest, actor: Actor) -> models.Co
     for _attempt in range(BOOKING_ATTEMPTS):
         try:
             with rt.transaction() as db:
-                return _book(SessionChanges(db, actor, now), request, rt.booking_step_minutes)
+                course = _book(SessionChanges(db, actor, now), request, rt.booking_step_minutes)
+            metrics.booked()
+            return course
         except ChairTaken:
             continue
+        except BookingConflict:
+            metrics.booking_conflict()
+            raise
         except IntegrityError as exc:
             if is_second_active_course(exc):
                 raise _active_course_exists(request.patient_id) from None
             raise
+    metrics.booking_conflict()
     raise StateConflict("Other bookings kept taking the chairs this course needs; try again",
                         {"preferred_time": "the chairs were taken meanwhile"})
 
@@ -153,7 +160,7 @@ class AvailableTime:
 
 def availability(rt: Runtime, site_id: str, protocol_id: str, start_date: date) -> list[AvailableTime]:
     now, step_minutes = rt.now(), rt.booking_step_minutes
-    with rt.transaction() as db:
+    with rt.reading() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         protocol = get_or_404(db, models.Protocol, protocol_id, "protocol", "protocol_id")
         if not site.offers_tms:
@@ -186,7 +193,7 @@ def next_starts(rt: Runtime, protocol_id: str, from_date: date, preferred: time,
     `preferred`; sites in id order, dates in order. Nothing is locked or written.
     """
     now, step_minutes = rt.now(), rt.booking_step_minutes
-    with rt.transaction() as db:
+    with rt.reading() as db:
         protocol = get_or_404(db, models.Protocol, protocol_id, "protocol", "protocol_id")
         if site_id is not None:
             site = get_or_404(db, models.Site, site_id, "site", "site_id")

@@ -19,7 +19,7 @@ from .runtime import Runtime
 
 
 def list_sites(rt: Runtime) -> list[models.Site]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return list(db.scalars(select(models.Site).order_by(models.Site.id)))
 
 
@@ -30,7 +30,7 @@ def site_zones(rt: Runtime) -> dict[str, ZoneInfo]:
 
 
 def get_site(rt: Runtime, site_id: str) -> models.Site:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return get_or_404(db, models.Site, site_id, "site")
 
 
@@ -81,7 +81,7 @@ def update_site(rt: Runtime, site_id: str, fields: dict, actor: Actor) -> models
 
 
 def list_chairs(rt: Runtime, site_id: str) -> list[models.Chair]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         get_or_404(db, models.Site, site_id, "site")
         return list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))
 
@@ -125,7 +125,7 @@ def update_chair(rt: Runtime, site_id: str, chair_id: int, fields: dict, actor: 
 
 
 def list_closures(rt: Runtime, site_id: str, *, since: date | None = None) -> list[models.Closure]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         get_or_404(db, models.Site, site_id, "site")
         query = select(models.Closure).where(models.Closure.site_id == site_id)
         if since:
@@ -147,7 +147,7 @@ def sessions_on_day(db: Session, site: models.Site, day: date, statuses=None) ->
 
 
 def list_protocols(rt: Runtime) -> list[models.Protocol]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return list(db.scalars(select(models.Protocol).order_by(models.Protocol.id)))
 
 

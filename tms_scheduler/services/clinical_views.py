@@ -56,7 +56,7 @@ def chair_session(rt: Runtime, session_id: int, actor: Actor) -> ChairSession:
     """The session, its course and patient, the previous treatment of the course, and whether the
     weekly motor-threshold re-check is due at it (domain.progress.mt_recheck_due, on the session's day)."""
     now = rt.now()
-    with rt.transaction() as db:
+    with rt.reading() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
         course = referenced(db, models.Course, session.course_id)
         patient = referenced(db, models.Patient, course.patient_id)
@@ -90,7 +90,7 @@ def chair_session(rt: Runtime, session_id: int, actor: Actor) -> ChairSession:
 
 def course_treatments(rt: Runtime, course_id: int, actor: Actor) -> list[GivenTreatment]:
     """Every treatment given in the course, in time order, with its record."""
-    with rt.transaction() as db:
+    with rt.reading() as db:
         course = get_or_404(db, models.Course, course_id, "course")
         given = _given(db, course_id)
         audit.note(db, actor, rt.now(), audit.READ, audit.TREATMENT_RECORD, f"course {course_id}",

@@ -18,7 +18,7 @@ from .runtime import Runtime
 
 def get_course(rt: Runtime, course_id: int, actor: Actor) -> models.Course:
     """The course with its sessions and its patient."""
-    with rt.transaction() as db:
+    with rt.reading() as db:
         course = db.scalar(select(models.Course).where(models.Course.id == course_id)
                            .options(selectinload(models.Course.sessions), joinedload(models.Course.patient)))
         if course is None:
@@ -40,14 +40,14 @@ def list_courses(rt: Runtime, actor: Actor, *, patient_id: int | None, site_id: 
         query = query.where(models.Course.site_id == site_id)
     if status is not None:
         query = query.where(models.Course.status == status)
-    with rt.transaction() as db:
+    with rt.reading() as db:
         found = list(db.scalars(query.order_by(models.Course.id).limit(limit).offset(offset)))
         audit.note_read(db, actor, rt.now(), audit.COURSE, [(c.id, c.patient_id) for c in found])
         return found
 
 
 def get_session(rt: Runtime, session_id: int, actor: Actor) -> models.TreatmentSession:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
         audit.note(db, actor, rt.now(), audit.READ, audit.SESSION, session.id,
                    referenced(db, models.Course, session.course_id).patient_id)
@@ -79,7 +79,7 @@ def day_board(rt: Runtime, site_id: str, day: date, actor: Actor) -> DayBoard:
 
     On a day the site is closed, the sessions still there are the ones the front desk has to move.
     """
-    with rt.transaction() as db:
+    with rt.reading() as db:
         site = get_or_404(db, models.Site, site_id, "site")
         closed_reason = why_closed(db, site, day)
         chairs = list(db.scalars(select(models.Chair).where(models.Chair.site_id == site_id).order_by(models.Chair.id)))

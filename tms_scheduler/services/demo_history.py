@@ -219,7 +219,7 @@ class ProductionRefused(RuleViolation):
 
 def history_loaded(rt: Runtime) -> bool:
     marker = _FULLERTON[0]
-    with rt.transaction() as db:
+    with rt.reading() as db:
         return db.scalar(select(models.Patient.id).where(
             models.Patient.first_name == marker[0], models.Patient.last_name == marker[1],
             models.Patient.phone == f"+1{_AREA_CODE['fullerton']}5550101").limit(1)) is not None
@@ -245,7 +245,7 @@ def seed_history(rt: Runtime, *, env: str = "development") -> list[str]:
 
 
 def _actors(rt: Runtime) -> dict[str, Actor]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         users = db.execute(select(models.User.id, models.User.username, models.User.role)
                            .where(models.User.username.in_(["frontdesk", "technician", "clinician", "admin"])))
         return {role: Actor(user_id, role, username=username, request_id=WORKER) for user_id, username, role in users}

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from .. import metrics
 from ..db import models
 from ..domain import lifecycle
 from .actor import SCHEDULER
@@ -67,6 +68,8 @@ def _mark_one(rt: Runtime, session_id: int, course_id: int, now: datetime, grace
                                reason=f"the site was closed on {day} ({why_closed(db, ctx.site, day)}) and the "
                                       "session was not moved", override_reason=None,
                                step_minutes=rt.booking_step_minutes)
-        return record_miss(changes, ctx, s, lifecycle.NO_SHOW, by=None,
-                           reason=f"still scheduled {grace} after its end", override_reason=None,
-                           step_minutes=rt.booking_step_minutes)
+        outcome = record_miss(changes, ctx, s, lifecycle.NO_SHOW, by=None,
+                              reason=f"still scheduled {grace} after its end", override_reason=None,
+                              step_minutes=rt.booking_step_minutes)
+    metrics.no_show_marked("scheduler")
+    return outcome

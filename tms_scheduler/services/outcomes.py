@@ -72,7 +72,7 @@ def completed_outcomes(rt: Runtime, actor: Actor, *, since: date, until: date, s
     check_period(since, until)
     now = rt.now()
     C, S, A = models.Course, models.TreatmentSession, models.Assessment
-    with rt.transaction() as db:
+    with rt.reading() as db:
         sites = {s.id: s for s in db.scalars(select(models.Site))}
         protocols = {p.id: p for p in db.scalars(select(models.Protocol))}
         if site_id is not None and site_id not in sites:

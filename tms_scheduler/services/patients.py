@@ -113,7 +113,7 @@ def update_patient(rt: Runtime, patient_id: int, fields: dict, actor: Actor) -> 
 
 
 def get_patient(rt: Runtime, patient_id: int, actor: Actor) -> models.Patient:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         patient = get_or_404(db, models.Patient, patient_id, "patient")
         audit.note(db, actor, rt.now(), audit.READ, audit.PATIENT, patient.id, patient.id)
         return patient
@@ -140,7 +140,7 @@ def search_patients(rt: Runtime, q: str | None, actor: Actor, *, limit: int, off
     """By phone as typed, or by name (each word a prefix of the first or last name), or all; by last name."""
     query = select(models.Patient).where(*matching(q))
     query = query.order_by(models.Patient.last_name, models.Patient.first_name, models.Patient.id)
-    with rt.transaction() as db:
+    with rt.reading() as db:
         found = list(db.scalars(query.limit(limit).offset(offset)))
         audit.note_read(db, actor, rt.now(), audit.PATIENT, [(p.id, p.id) for p in found])
         return found

@@ -27,7 +27,7 @@ def _ordered(query: Any) -> Any:
 
 
 def session_reminders(rt: Runtime, session_id: int, actor: Actor) -> list[models.Reminder]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         session = get_or_404(db, models.TreatmentSession, session_id, "session")
         audit.note(db, actor, rt.now(), audit.READ, audit.REMINDER, f"session {session_id}",
                    referenced(db, models.Course, session.course_id).patient_id)
@@ -35,7 +35,7 @@ def session_reminders(rt: Runtime, session_id: int, actor: Actor) -> list[models
 
 
 def course_reminders(rt: Runtime, course_id: int, actor: Actor) -> list[models.Reminder]:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         course = get_or_404(db, models.Course, course_id, "course")
         audit.note(db, actor, rt.now(), audit.READ, audit.REMINDER, f"course {course_id}", course.patient_id)
         return list(db.scalars(_ordered(select(models.Reminder).where(models.Reminder.course_id == course_id))))
@@ -44,7 +44,7 @@ def course_reminders(rt: Runtime, course_id: int, actor: Actor) -> list[models.R
 def patient_messages(rt: Runtime, patient_id: int, actor: Actor, *, limit: int,
                      offset: int) -> list[models.Message]:
     """Every text to and from the patient, newest first."""
-    with rt.transaction() as db:
+    with rt.reading() as db:
         get_or_404(db, models.Patient, patient_id, "patient")
         audit.note(db, actor, rt.now(), audit.READ, audit.MESSAGE, f"patient {patient_id}", patient_id)
         return list(db.scalars(select(models.Message).where(models.Message.patient_id == patient_id)
@@ -96,7 +96,7 @@ class CallbackEntry:
 def callbacks(rt: Runtime, site_id: str, actor: Actor, *, include_done: bool = False) -> list[CallbackEntry]:
     """Who the front desk should call: the site's, and texts from numbers no one knows."""
     C, P, M = models.Callback, models.Patient, models.Message
-    with rt.transaction() as db:
+    with rt.reading() as db:
         get_or_404(db, models.Site, site_id, "site")
         query = (select(C, P.first_name, P.last_name, P.phone, M.phone, M.body)
                  .outerjoin(P, P.id == C.patient_id).outerjoin(M, M.id == C.message_id)
@@ -126,7 +126,7 @@ def callback_done(rt: Runtime, callback_id: int, actor: Actor) -> models.Callbac
 # --- the sites' policies
 
 def get_policy(rt: Runtime, site_id: str) -> reminders.Policy:
-    with rt.transaction() as db:
+    with rt.reading() as db:
         get_or_404(db, models.Site, site_id, "site")
         return policy_from(db.get(models.ReminderPolicy, site_id))
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db.engine import transaction
+from ..db.engine import reading, transaction
 from ..sms.log_sender import LogSender
 from ..sms.sender import Sender
 
@@ -47,6 +47,15 @@ class Runtime:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back whole if it raises."""
+        """One unit of work that writes: committed when the block ends, rolled back whole if it raises.
+        On SQLite it holds the write lock (BEGIN IMMEDIATE), so writers take turns."""
         with transaction(self.sessions) as db:
+            yield db
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One unit of work that only reads (its audit rows aside): one snapshot; on SQLite it takes no lock
+        and waits for no writer, its audit rows written right after it (db.engine.reading). A flush or an
+        ORM write in it is refused."""
+        with reading(self.sessions) as db:
             yield db
