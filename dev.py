@@ -362,7 +362,9 @@ def check() -> list[str]:
 def test(pytest_args: list[str]) -> int:
     install("dev")
     failed = [] if os.environ.get("TMS_SKIP_CHECKS") == "1" else check()
-    workers = ["-n", os.environ.get("TEST_WORKERS", "2")]
+    # loadgroup: tests marked xdist_group share a worker (and a module's expensive set-up); the
+    # slowest tests are listed at the end, to keep the run's time in view.
+    workers = ["-n", os.environ.get("TEST_WORKERS", "2"), "--dist", "loadgroup", "--durations=15"]
     print("--- pytest", flush=True)
     if subprocess.run([str(BIN / "python"), "-m", "pytest", *workers, *pytest_args], cwd=ROOT).returncode != 0:
         failed.append("pytest")

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.conftest import DEMO_PASSWORDS
 
-EXAMPLES = int(os.environ.get("TMS_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("TMS_FUZZ_EXAMPLES", "4"))
 # The suite's run draws the same examples each time; a longer session draws new ones.
 SAME_EACH_RUN = "TMS_FUZZ_EXAMPLES" not in os.environ
 CALLERS = ("front_desk", "technician", "clinician", "admin", "anonymous")

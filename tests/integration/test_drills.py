@@ -84,7 +84,8 @@ from tms_scheduler.services.demo import PROTOCOLS, seed_demo
 from tms_scheduler.services.reminders import put_policy
 from tms_scheduler.settings import Settings
 
-pytestmark = pytest.mark.postgres
+# One worker runs the three drills, so their set-up (a cluster, gunicorn, two schedulers) is built once.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("drills")]
 
 CLERKS = 20
 SITES = ("fullerton", "laguna-hills")
