@@ -18,7 +18,7 @@ from ..domain.lifecycle import MISSED
 from ..domain.planning import TAPER
 from ..domain.progress import FlagCode
 from ..services import catalog, clinical_views, courses, progress
-from .core import actor, can, menu_item, page, runtime, show_error
+from .core import actor, can, menu_item, page, runtime, show_error, tms_sites
 from .technician import kind_words, local_time, not_found, status_words
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinic")
@@ -50,13 +50,9 @@ def flag_sentence(code: str) -> str:
     return FLAG_SENTENCES.get(code, code.replace("_", " ").capitalize() + ".")
 
 
-def _tms_sites() -> list[models.Site]:
-    return [s for s in catalog.list_sites(runtime()) if s.offers_tms]
-
-
 @page(bp, "/worklist", uses="getWorklist")
 def worklist():
-    sites = _tms_sites()
+    sites = tms_sites()
     if not sites:
         not_found("No site offers TMS.")
     site_id = request.args.get("site") or sites[0].id

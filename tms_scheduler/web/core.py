@@ -35,9 +35,11 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..api import permissions
+from ..db import models
 from ..domain.errors import DomainError
 from ..logs import current_request_id
 from ..services import auth as auth_service
+from ..services import catalog
 from ..services.actor import Actor
 from ..services.runtime import Runtime
 
@@ -137,19 +139,31 @@ def show_error(exc: DomainError) -> None:
         flash(f"{field.replace('_', ' ')}: {why}", "error")
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_path(target: str | None) -> str | None:
+    """`target` if it is a path of this service (where a form or a sign-in may send the browser back
+    to), else None: never another site, a scheme-relative `//host` or a backslash a browser reads as one."""
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def back_to(default: str) -> str:
+    """Where a form sends the user back to: its `back` field if a path of this service, else `default`."""
+    return safe_path(request.form.get("back")) or default
+
+
+def tms_sites() -> list[models.Site]:
+    """The sites with TMS chairs, the ones the day's pages choose among."""
+    return [s for s in catalog.list_sites(runtime()) if s.offers_tms]
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if request.method == "GET":
-        return render_template("sign_in.html", next=_safe_next(request.args.get("next")))
+        return render_template("sign_in.html", next=safe_path(request.args.get("next")))
     username = request.form.get("username", "")[:200]
     password = request.form.get("password", "")[:1000]
     anonymous = Actor(None, "anonymous", request_id=current_request_id(), client_ip=request.remote_addr)
@@ -166,7 +180,7 @@ def sign_in():
     session.clear()
     session["token"] = issued.token
     csrf_token()
-    return redirect(_safe_next(request.form.get("next")) or home_of(issued.role))
+    return redirect(safe_path(request.form.get("next")) or home_of(issued.role))
 
 
 @bp.post("/sign-out")

@@ -19,13 +19,14 @@ from marshmallow import ValidationError
 
 from ..api import schemas
 from ..api.errors import flat_errors
+from ..api.inputs import EARLIEST_YEAR, LATEST_YEAR, MAX_ID
 from ..db import models
 from ..domain import lifecycle
 from ..domain import reminders as reminder_rules
 from ..domain.errors import BookingConflict, DomainError, DuplicatePatient, NotFound
 from ..services import attendance, authorization, booking, catalog, course_changes, courses, makeups, moves, reminders
 from ..services import patients as patient_records
-from .core import actor, can, menu_item, page, runtime, show_error
+from .core import actor, back_to, can, menu_item, page, runtime, show_error, tms_sites
 
 bp = Blueprint("front_desk", __name__, url_prefix="/desk")
 menu_item("Day board", "front_desk.board", "getDayBoard")
@@ -33,8 +34,6 @@ menu_item("Patients", "front_desk.patients", "searchPatients")
 menu_item("Book a course", "front_desk.book", "bookCourse")
 menu_item("Call-backs", "front_desk.callbacks", "listCallbacks")
 
-# The largest id a database integer holds: a bigger one in a URL names nothing (404, not a database error).
-MAX_ID = 2**31 - 1
 PAGE_SIZE = 50
 LANGUAGES = {"en": "English", "es": "Spanish"}
 STATUS_WORDS = {lifecycle.SCHEDULED: "Scheduled", lifecycle.CHECKED_IN: "Checked in",
@@ -79,12 +78,6 @@ def session_kind_words(kind: str) -> str:
     return KIND_WORDS.get(kind, kind.replace("_", " ").capitalize())
 
 
-def _id_or_404(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        abort(404)
-    return value
-
-
 def _day(value: str | None, zone: ZoneInfo) -> date:
     """The day asked for, or today where the site is."""
     if not value:
@@ -102,7 +95,7 @@ def _url_date(value: str | None) -> date | None:
         day = date.fromisoformat(value)
     except ValueError:
         abort(404)
-    if not 1900 <= day.year <= 2100:
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
         abort(404)
     return day
 
@@ -131,22 +124,12 @@ def _form_date(name: str, label: str, problems: list[str]) -> date | None:
     value = request.form.get(name, "").strip()
     try:
         day = date.fromisoformat(value)
-        if 1900 <= day.year <= 2100:
+        if EARLIEST_YEAR <= day.year <= LATEST_YEAR:
             return day
     except ValueError:
         pass
     problems.append(f"{label}: give a date (year-month-day)." if not value else f"{label}: {value!r} is not a date.")
     return None
-
-
-def _back(default: str) -> str:
-    """Where a form sends the user back to: a path of this service only."""
-    back = request.form.get("back") or ""
-    return back if back.startswith("/") and not back.startswith("//") and "\\" not in back else default
-
-
-def _tms_sites() -> list[models.Site]:
-    return [s for s in catalog.list_sites(runtime()) if s.offers_tms]
 
 
 def _site_from(sites: list[models.Site], site_id: str | None) -> models.Site:
@@ -165,7 +148,7 @@ def _site_from(sites: list[models.Site], site_id: str | None) -> models.Site:
 
 @page(bp, "/board", uses="getDayBoard")
 def board():
-    sites = _tms_sites()
+    sites = tms_sites()
     site = _site_from(sites, request.args.get("site"))
     zone = ZoneInfo(site.timezone)
     day = _day(request.args.get("date"), zone)
@@ -186,7 +169,6 @@ def board():
 
 @page(bp, "/sessions/<int:session_id>/check-in", uses="checkIn", methods=("POST",))
 def check_in(session_id: int):
-    _id_or_404(session_id)
     try:
         attendance.check_in(runtime(), session_id, actor())
         flash("Checked in.", "done")
@@ -194,7 +176,7 @@ def check_in(session_id: int):
         abort(404)
     except DomainError as exc:
         show_error(exc)
-    return redirect(_back(url_for("front_desk.board")))
+    return redirect(back_to(url_for("front_desk.board")))
 
 
 # --- patients
@@ -247,7 +229,7 @@ class PatientForm:
         born = None
         try:
             born = date.fromisoformat(self.date_of_birth)
-            if born.year < 1900:
+            if born.year < EARLIEST_YEAR:
                 problems.append("Date of birth: too long ago.")
         except ValueError:
             problems.append("Date of birth: give a date (year-month-day).")
@@ -301,7 +283,6 @@ def patient(patient_id: int):
 
 def _patient_page(patient_id: int, form: PatientForm | None = None, duplicate: models.Patient | None = None,
                   status: int = 200):
-    _id_or_404(patient_id)
     try:
         the_patient = patient_records.get_patient(runtime(), patient_id, actor())
     except NotFound:
@@ -322,7 +303,6 @@ def _patient_page(patient_id: int, form: PatientForm | None = None, duplicate: m
 
 @page(bp, "/patients/<int:patient_id>/edit", uses="updatePatient", methods=("POST",))
 def update_patient(patient_id: int):
-    _id_or_404(patient_id)
     form = PatientForm.from_request()
     problems: list[str] = []
     fields = form.fields(problems, editing=True)
@@ -382,7 +362,7 @@ def _authorization_from_form(typed: dict[str, str], problems: list[str]) -> auth
 @page(bp, "/book", uses="bookCourse", methods=("GET", "POST"))
 def book():
     protocols = catalog.list_protocols(runtime())
-    sites = _tms_sites()
+    sites = tms_sites()
     if request.method == "GET":
         args = request.args
         patient_arg = args.get("patient", "")
@@ -479,7 +459,6 @@ def _booking_page(choice: BookingChoice, protocols: list[models.Protocol], sites
 
 @page(bp, "/courses/<int:course_id>", uses="getCourse")
 def course(course_id: int):
-    _id_or_404(course_id)
     rt = runtime()
     try:
         the_course = courses.get_course(rt, course_id, actor())
@@ -547,8 +526,7 @@ def _course_changed(change: Callable[[], object], done: str, back: str):
 
 @page(bp, "/courses/<int:course_id>/cancel", uses="cancelCourse", methods=("POST",))
 def cancel_course(course_id: int):
-    _id_or_404(course_id)
-    back = _back(url_for("front_desk.course", course_id=course_id))
+    back = back_to(url_for("front_desk.course", course_id=course_id))
     reason, problems = _course_reason()
     if reason is None:
         return _refused_form(problems, back)
@@ -558,8 +536,7 @@ def cancel_course(course_id: int):
 
 @page(bp, "/courses/<int:course_id>/pause", uses="pauseCourse", methods=("POST",))
 def pause_course(course_id: int):
-    _id_or_404(course_id)
-    back = _back(url_for("front_desk.course", course_id=course_id))
+    back = back_to(url_for("front_desk.course", course_id=course_id))
     reason, problems = _course_reason()
     if reason is None:
         return _refused_form(problems, back)
@@ -569,8 +546,7 @@ def pause_course(course_id: int):
 
 @page(bp, "/courses/<int:course_id>/resume", uses="resumeCourse", methods=("POST",))
 def resume_course(course_id: int):
-    _id_or_404(course_id)
-    back = _back(url_for("front_desk.course", course_id=course_id))
+    back = back_to(url_for("front_desk.course", course_id=course_id))
     problems: list[str] = []
     from_date = _form_date("from_date", "Resume from", problems)
     if from_date is None:
@@ -582,9 +558,8 @@ def resume_course(course_id: int):
 
 @page(bp, "/sessions/<int:session_id>/makeup", uses="bookMakeup", methods=("POST",))
 def book_makeup(session_id: int):
-    _id_or_404(session_id)
     rt = runtime()
-    back = _back(url_for("front_desk.board"))
+    back = back_to(url_for("front_desk.board"))
     override = request.form.get("override_reason", "").strip()
     try:
         loaded = schemas.Override().load({"override_reason": override} if override else {})
@@ -606,8 +581,7 @@ def book_makeup(session_id: int):
 
 @page(bp, "/reminders/<int:reminder_id>/resend", uses="resendReminder", methods=("POST",))
 def resend_reminder(reminder_id: int):
-    _id_or_404(reminder_id)
-    back = _back(url_for("front_desk.board"))
+    back = back_to(url_for("front_desk.board"))
     try:
         reminders.resend(runtime(), reminder_id, actor())
     except NotFound:
@@ -621,13 +595,12 @@ def resend_reminder(reminder_id: int):
 
 @page(bp, "/sessions/<int:session_id>/move", uses="rescheduleSession", methods=("POST",))
 def move_session(session_id: int):
-    _id_or_404(session_id)
     rt = runtime()
     try:
         session = courses.get_session(rt, session_id, actor())
     except NotFound:
         abort(404)
-    back = _back(url_for("front_desk.course", course_id=session.course_id))
+    back = back_to(url_for("front_desk.course", course_id=session.course_id))
     zone = catalog.site_zones(rt)[session.site_id]
     problems: list[str] = []
     day = _form_date("date", "New day", problems)
@@ -653,9 +626,8 @@ def move_session(session_id: int):
 
 @page(bp, "/sessions/<int:session_id>/cancel", uses="cancelSession", methods=("POST",))
 def cancel_session(session_id: int):
-    _id_or_404(session_id)
     rt = runtime()
-    back = _back(url_for("front_desk.board"))
+    back = back_to(url_for("front_desk.board"))
     by = request.form.get("by", "")
     reason = request.form.get("reason", "").strip()[:1000]
     if by not in lifecycle.CANCELLERS or not reason:
@@ -683,7 +655,7 @@ def cancel_session(session_id: int):
 
 @page(bp, "/callbacks", uses="listCallbacks")
 def callbacks():
-    sites = _tms_sites()
+    sites = tms_sites()
     site = _site_from(sites, request.args.get("site"))
     include_done = request.args.get("done") == "1"
     try:
@@ -697,7 +669,6 @@ def callbacks():
 
 @page(bp, "/callbacks/<int:callback_id>/done", uses="markCallbackDone", methods=("POST",))
 def callback_done(callback_id: int):
-    _id_or_404(callback_id)
     try:
         reminders.callback_done(runtime(), callback_id, actor())
         flash("Call-back marked done.", "done")
@@ -705,4 +676,4 @@ def callback_done(callback_id: int):
         abort(404)
     except DomainError as exc:
         show_error(exc)
-    return redirect(_back(url_for("front_desk.callbacks")))
+    return redirect(back_to(url_for("front_desk.callbacks")))

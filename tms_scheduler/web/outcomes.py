@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, render_template, request
 
+from ..api.inputs import EARLIEST_YEAR, LATEST_YEAR
 from ..domain.errors import DomainError
 from ..domain.outcomes import PUBLISHED_REMISSION, PUBLISHED_RESPONSE
 from ..services import catalog, outcomes
@@ -27,8 +28,8 @@ def _date(name: str, errors: list[str]) -> date | None:
     except ValueError:
         errors.append(f"{name.capitalize()}: not a date (YYYY-MM-DD)")
         return None
-    if not 1900 <= day.year <= 2100:
-        errors.append(f"{name.capitalize()}: must be in the years 1900 to 2100")
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        errors.append(f"{name.capitalize()}: must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
         return None
     return day
 

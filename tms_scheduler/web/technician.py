@@ -16,7 +16,7 @@ from ..domain.errors import DomainError, NotFound
 from ..domain.planning import MAKEUP, MAPPING, TAPER, TREATMENT
 from ..services import attendance, catalog, clinical_views, courses
 from ..services.attendance import TreatmentDetails
-from .core import actor, can, menu_item, page, runtime, show_error
+from .core import actor, back_to, can, menu_item, page, runtime, show_error, tms_sites
 
 bp = Blueprint("technician", __name__, url_prefix="/chair")
 # getDayBoard is the front desk's too: the menu entry shows to those who give treatments.
@@ -73,10 +73,6 @@ def local_time(instant: datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).strftime("%H:%M %Z")
 
 
-def _tms_sites() -> list[models.Site]:
-    return [s for s in catalog.list_sites(runtime()) if s.offers_tms]
-
-
 def _site_arg(sites: list[models.Site], value: str | None) -> models.Site:
     if not sites:
         not_found("No site offers TMS.")
@@ -86,14 +82,9 @@ def _site_arg(sites: list[models.Site], value: str | None) -> models.Site:
     return chosen
 
 
-def _back(default: str) -> str:
-    back = request.form.get("back") or ""
-    return back if back.startswith("/") and not back.startswith("//") else default
-
-
 @page(bp, "/today", uses="getDayBoard")
 def today():
-    sites = _tms_sites()
+    sites = tms_sites()
     site = _site_arg(sites, request.args.get("site"))
     zone = ZoneInfo(site.timezone)
     now = runtime().now()
@@ -118,7 +109,7 @@ def today():
 
 @page(bp, "/sessions/<int:session_id>/check-in", uses="checkIn", methods=("POST",))
 def check_in(session_id: int):
-    back = _back(url_for("technician.today"))
+    back = back_to(url_for("technician.today"))
     try:
         s = attendance.check_in(runtime(), session_id, actor())
         flash(f"Session {s.number} checked in.", "done")
@@ -131,7 +122,7 @@ def check_in(session_id: int):
 
 @page(bp, "/sessions/<int:session_id>/no-show", uses="recordNoShow", methods=("POST",))
 def no_show(session_id: int):
-    back = _back(url_for("technician.today"))
+    back = back_to(url_for("technician.today"))
     try:
         outcome = attendance.record_no_show(runtime(), session_id, actor())
     except NotFound:
