@@ -10,17 +10,11 @@ patient search, and carries the request id answered.
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,13 +26,13 @@ from twilio.request_validator import RequestValidator
 
 from tests.conftest import DEMO_PASSWORDS, RoleClient
 from tests.factories import local, session_number
-from tests.integration.conftest import cli_environment
+from tests.integration.conftest import GUNICORN, GunicornServer, cli_environment
 from tms_scheduler import logs
 from tms_scheduler.bootstrap import bootstrap
 from tms_scheduler.db import models
 from tms_scheduler.services.demo import seed_demo
 from tms_scheduler.services.dispatch import dispatch_due
-from tms_scheduler.settings import PROJECT_ROOT, Settings
+from tms_scheduler.settings import Settings
 from tms_scheduler.sms.log_sender import LogSender
 
 FIRST, LAST, BORN, PHONE = "Zebulonia", "Quatermass-Pryce", "1943-07-19", "(714) 555-0187"
@@ -63,7 +57,6 @@ AUTH_TOKEN = "private-logs-auth-token"
 ACCOUNT_SID = "AC" + "7" * 32
 CLINIC_NUMBER = "+17145550100"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
-GUNICORN = PROJECT_ROOT / ".venv" / "bin" / "gunicorn"
 START_DEADLINE_SECONDS = 30
 
 
@@ -279,25 +272,12 @@ def test_the_request_id_is_the_callers_when_sane_else_a_new_one_on_every_answer(
 
 # --- through gunicorn: the access log
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
-    """`gunicorn --config config/gunicorn.conf.py wsgi:app` on a port of its own; its output in files."""
+class Gunicorn(GunicornServer):
+    """One worker of two threads on a SQLite file, with a JSON request helper."""
 
     def __init__(self, tmp_path, database_url: str):
-        self.base_url = f"http://127.0.0.1:{free_port()}"
-        self.out_path, self.err_path = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
-        env = cli_environment(DATABASE_URL=database_url, GUNICORN_BIND=self.base_url.removeprefix("http://"),
-                              WEB_CONCURRENCY="1", GUNICORN_THREADS="2", XDG_RUNTIME_DIR=str(tmp_path))
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.process = subprocess.Popen([str(GUNICORN), "--config", "config/gunicorn.conf.py", "wsgi:app"],
-                                            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=err,
-                                            start_new_session=True)
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        super().__init__(tmp_path, cli_environment(DATABASE_URL=database_url), workers=1, threads=2)
+        self.start()
 
     def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
@@ -309,27 +289,8 @@ class Gunicorn:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while True:
-            assert self.process.poll() is None, f"gunicorn exited ({self.process.returncode}):\n{self.output()}"
-            assert time.monotonic() < deadline, f"gunicorn not answering in {START_DEADLINE_SECONDS}s:\n{self.output()}"
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/healthz")[0] == 200:
-                    return
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)  # its own session: gunicorn and its workers
-                self.process.wait(timeout=10)
-
     def output(self) -> str:
+        """Every line both logs hold, whole (the base class keeps a tail, for failure messages)."""
         return self.out_path.read_text() + self.err_path.read_text()
 
     def access_lines(self) -> list[str]:
