@@ -9,19 +9,15 @@ import contextlib
 import io
 import json
 import shutil
-import signal
 import socket
-import subprocess
-import time
 from http import HTTPStatus
 
 import pytest
 
 from tests.api.test_error_bodies import assert_error_body
 from tests.factories import book_course, create_patient, error_fields, patient_body, session_number, writes_nothing
-from tests.integration.conftest import cli_environment
+from tests.integration.conftest import GunicornServer, cli_environment
 from tms_scheduler.api.inputs import MAX_ID, MAX_JSON_DEPTH
-from tms_scheduler.settings import PROJECT_ROOT
 
 TOO_BIG_IDS = [MAX_ID + 1, 2**63, 2**64 + 1, -1, 0]
 TWO_MIB = 2 * 1024 * 1024
@@ -384,39 +380,18 @@ def test_validation_and_rule_errors_name_fields_alike(admin):
 
 # --- through gunicorn
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(tmp_path, sqlite_template):
-    """`gunicorn --config config/gunicorn.conf.py wsgi:app` on a migrated SQLite file; (host, port)."""
+    """`gunicorn --config config/gunicorn.conf.py wsgi:app` (one worker) on a migrated SQLite file; (host, port)."""
     database = tmp_path / "tms.db"
     shutil.copy(sqlite_template, database)
-    port = _free_port()
-    env = cli_environment(DATABASE_URL=f"sqlite:///{database}", GUNICORN_BIND=f"127.0.0.1:{port}",
-                          WEB_CONCURRENCY="1", GUNICORN_THREADS="2", XDG_RUNTIME_DIR=str(tmp_path))
-    log = open(tmp_path / "gunicorn.log", "w")
-    process = subprocess.Popen([str(PROJECT_ROOT / ".venv" / "bin" / "gunicorn"), "--config",
-                                "config/gunicorn.conf.py", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    server = GunicornServer(tmp_path, cli_environment(DATABASE_URL=f"sqlite:///{database}"), workers=1, threads=2)
     try:
-        deadline = time.monotonic() + 30
-        while _raw(("127.0.0.1", port), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0] != 200:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-            time.sleep(0.1)
-        yield ("127.0.0.1", port)
+        server.start().wait_ready()
+        host, _, port = server.base_url.removeprefix("http://").partition(":")
+        yield (host, int(port))
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def _raw(address, request: bytes, chunks=()) -> tuple[int, dict[str, str], bytes]:
