@@ -24,6 +24,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import event, select
 
+from tests.api.test_progress import give
+from tests.api.test_progress import miss as no_show
 from tests.conftest import DEMO_PASSWORDS
 from tests.factories import book_course, create_patient, error_fields, local, signed_in_at, writes_nothing
 from tms_scheduler.db.models import AuditEvent
@@ -40,23 +42,11 @@ def make_protocol(admin, protocol_id: str, sessions: int) -> None:
     assert answer.status_code == 201, answer.json
 
 
-def give(client, clock, session: dict) -> None:
-    """Checks the session in at its start and completes it half an hour later, on its own day."""
-    start = datetime.fromisoformat(session["starts_at"])
-    desk = signed_in_at(client, clock, start)
-    assert desk.post(f"{SESSIONS}/{session['id']}/check-in").status_code == 200
-    technician = signed_in_at(client, clock, start.replace(minute=30), "technician")
-    done = technician.post(f"{SESSIONS}/{session['id']}/complete", json={"motor_threshold": 50, "intensity": 120})
-    assert done.status_code == 200, done.json
-
-
 def miss(client, clock, session: dict) -> dict:
-    start = datetime.fromisoformat(session["starts_at"])
-    technician = signed_in_at(client, clock, start.replace(minute=10), "technician")
-    answer = technician.post(f"{SESSIONS}/{session['id']}/no-show")
-    assert answer.status_code == 200, answer.json
-    assert answer.json["makeup_session"] is not None
-    return answer.json["makeup_session"]
+    """A no-show (tests/api/test_progress.py's), answering the make-up booked for it."""
+    makeup = no_show(client, clock, session)["makeup_session"]
+    assert makeup is not None
+    return makeup
 
 
 def in_time_order(sessions: list[dict]) -> list[dict]:
