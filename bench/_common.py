@@ -7,6 +7,7 @@ import platform
 import shlex
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -57,6 +58,20 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@contextmanager
+def migrated_database(use_sqlite: bool, name: str):
+    """The SQLAlchemy URL of a freshly migrated database, removed afterwards: a temporary SQLite file,
+    or the PostgreSQL database `name` (bench_database)."""
+    if use_sqlite:
+        with tempfile.TemporaryDirectory(prefix=f"{name}-") as folder:
+            url = f"sqlite:///{Path(folder) / 'tms.db'}"
+            migrate.upgrade(url)
+            yield url
+    else:
+        with bench_database(name) as database:
+            yield sqlalchemy_url(database)
 
 
 def make_app(database: str, now: datetime, *, seed: bool = True):

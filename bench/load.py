@@ -62,11 +62,11 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pages  # its data: book_month, weekdays, backend
-from _common import DEMO_PASSWORDS, ROOT, FixedClock, bench_database, libpq_url, sqlalchemy_url, timed
+from _common import DEMO_PASSWORDS, ROOT, FixedClock, libpq_url, migrated_database, timed
 from sqlalchemy import insert, text
 
 from tms_scheduler.app import create_app
-from tms_scheduler.db import migrate, models
+from tms_scheduler.db import models
 from tms_scheduler.services.demo_history import seed_history
 from tms_scheduler.settings import Settings
 
@@ -171,17 +171,6 @@ def build_data(url: str, courses: int, with_writes: bool, is_sqlite: bool) -> di
             "chair_day": chair_day, "today": today}
 
 
-@contextmanager
-def database(use_sqlite: bool):
-    """The SQLAlchemy URL of a freshly migrated database of this script's own, removed afterwards."""
-    if use_sqlite:
-        with tempfile.TemporaryDirectory(prefix="tms-bench-load-db-") as folder:
-            url = f"sqlite:///{Path(folder) / 'tms.db'}"
-            migrate.upgrade(url)
-            yield url
-    else:
-        with bench_database(DATABASE) as name:
-            yield sqlalchemy_url(name)
 
 
 # --- gunicorn --------------------------------------------------------------------------------------
@@ -581,7 +570,7 @@ def run_backend(backend: str, args) -> dict[int, tuple]:
     use_sqlite = backend == "sqlite"
     print(f"\n# {backend}")
     with ExitStack() as stack:
-        url = stack.enter_context(database(use_sqlite))
+        url = stack.enter_context(migrated_database(use_sqlite, DATABASE))
         data = build_data(url, args.courses, args.with_writes, use_sqlite)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tms-bench-load-")))
         port, pid, log = stack.enter_context(gunicorn(url, args.workers, args.threads, folder))

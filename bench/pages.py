@@ -31,9 +31,7 @@ import re
 import shlex
 import sqlite3
 import sys
-import tempfile
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,17 +43,16 @@ from _common import (
     ROOT,
     FixedClock,
     StatementCounter,
-    bench_database,
     libpq_url,
+    migrated_database,
     ms,
     profile_top,
-    sqlalchemy_url,
     timed,
 )
 from sqlalchemy import select, text
 
 from tms_scheduler.app import create_app
-from tms_scheduler.db import migrate, models
+from tms_scheduler.db import models
 from tms_scheduler.domain.errors import BookingConflict, DomainError
 from tms_scheduler.services import attendance, booking
 from tms_scheduler.services import patients as patient_service
@@ -207,17 +204,6 @@ def choose_pages(engine, free_patient: int) -> tuple[list[tuple[str, str, str]],
     return pages, picked
 
 
-@contextmanager
-def backend(use_sqlite: bool):
-    """The SQLAlchemy URL of a freshly migrated database, removed afterwards."""
-    if use_sqlite:
-        with tempfile.TemporaryDirectory(prefix="tms-bench-pages-") as folder:
-            url = f"sqlite:///{Path(folder) / 'tms.db'}"
-            migrate.upgrade(url)
-            yield url
-    else:
-        with bench_database(DATABASE) as name:
-            yield sqlalchemy_url(name)
 
 
 def print_header(use_sqlite: bool) -> None:
@@ -245,7 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     print_header(args.sqlite)
 
-    with backend(args.sqlite) as url:
+    with migrated_database(args.sqlite, DATABASE) as url:
         app = create_app(Settings(database_url=url, env="test", secret_key="bench-secret"), clock=FixedClock(NOW))
         rt = app.extensions["tms"].runtime
         engine = app.extensions["tms"].engine
